@@ -1,0 +1,44 @@
+# minigpt-course: set-up and the jobs that use it. On a fresh machine two commands do everything:
+#   make demo    install into .venv, then train the cpu-small preset and print a sample
+#   make test    install into .venv, then run ruff and the test suite (what CI runs)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Without an NVIDIA GPU, torch comes from PyTorch's CPU index: a plain `pip install torch`
+# would pull several GB of CUDA libraries that a CPU cannot use.
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# A local copy of Tiny Shakespeare beside the checkout saves the download (CI has one).
+ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
+export MINIGPT_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: install demo test benchmarks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -c "import torch" 2>/dev/null && ! nvidia-smi -L >/dev/null 2>&1; then \
+		echo "No NVIDIA GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
+		$(BIN)/python -m pip install --quiet --timeout 15 --retries 1 \
+			--index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)"; \
+	fi
+	$(BIN)/python -m pip install --quiet -e ".[book,grading,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+demo: install
+	$(BIN)/minigpt train --preset cpu-small
+
+test: install
+	$(BIN)/ruff check .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+benchmarks: install
+	$(BIN)/python benchmarks/train_cpu_small.py
+	$(BIN)/python benchmarks/generation_kv_cache.py
+
+clean:
+	rm -rf _build .pytest_cache

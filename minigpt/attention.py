@@ -1,0 +1,183 @@
+"""Self-attention, written out step by step, with a switch to PyTorch's fused kernel.
+
+Each token builds a query ("what am I looking for"), a key ("what do I hold") and a value
+("what I pass on"). Scores are query-key dot products scaled by 1/sqrt(head size); a causal
+mask hides the future; softmax turns scores into weights that average the values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from minigpt.shapes import check_shape
+
+
+def softmax_with_temperature(
+    scores: torch.Tensor, temperature: float = 1.0, dim: int = -1
+) -> torch.Tensor:
+    """softmax(scores / T): T < 1 sharpens the distribution, T > 1 flattens it.
+
+    The maximum is subtracted first so that large scores cannot overflow exp().
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    scaled = scores / temperature
+    scaled = scaled - scaled.amax(dim=dim, keepdim=True)
+    exp = scaled.exp()
+    return exp / exp.sum(dim=dim, keepdim=True)
+
+
+def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """A (size, size) boolean matrix, True where query t may look at key s, that is s <= t."""
+    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout: nn.Module | None = None,
+    return_weights: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(d)) v over the last two dimensions, for any leading dimensions.
+
+    `mask` is boolean, True where attention is allowed; blocked scores become -inf before the
+    softmax, so they get exactly zero weight.
+    """
+    if q.size(-1) != k.size(-1) or k.size(-2) != v.size(-2):
+        raise ValueError(
+            f"q, k, v do not fit together: q {tuple(q.shape)}, k {tuple(k.shape)}, "
+            f"v {tuple(v.shape)} (need q[-1] == k[-1] and k[-2] == v[-2])"
+        )
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    out = (dropout(weights) if dropout is not None else weights) @ v
+    return (out, weights) if return_weights else out
+
+
+class Head(nn.Module):
+    """One causal attention head, spelled out with its own query, key and value projections."""
+
+    def __init__(self, n_embd: int, head_size: int, block_size: int):
+        super().__init__()
+        self.query = nn.Linear(n_embd, head_size, bias=False)
+        self.key = nn.Linear(n_embd, head_size, bias=False)
+        self.value = nn.Linear(n_embd, head_size, bias=False)
+        self.register_buffer("mask", causal_mask(block_size), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_shape(x, ("B", "T", self.query.in_features), "Head input x")
+        T = x.size(1)
+        return scaled_dot_product_attention(
+            self.query(x), self.key(x), self.value(x), self.mask[:T, :T]
+        )
+
+
+class MultiHeadAttention(nn.Module):
+    """Several heads side by side, concatenated, then mixed by one output projection."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.heads = nn.ModuleList(
+            Head(n_embd, n_embd // n_head, block_size) for _ in range(n_head)
+        )
+        self.proj = nn.Linear(n_embd, n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))
+
+
+class LayerCache:
+    """Keys and values of one layer for every position processed so far (the KV cache).
+
+    The buffers are allocated once for the whole context window and filled in place, so a
+    generation step copies only the newest position.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.length = 0
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append k, v (B, heads, T, head size); return everything cached so far."""
+        start, end = self.length, self.length + k.size(-2)
+        if end > self.capacity:
+            raise ValueError(f"the cache holds {self.capacity} positions, asked for {end}")
+        if self.keys is None:
+            shape = (*k.shape[:-2], self.capacity, k.size(-1))
+            self.keys = k.new_empty(shape)
+            self.values = v.new_empty(shape)
+        self.keys[..., start:end, :] = k
+        self.values[..., start:end, :] = v
+        self.length = end
+        return self.keys[..., :end, :], self.values[..., :end, :]
+
+
+class CausalSelfAttention(nn.Module):
+    """All heads at once: one matrix product makes q, k and v for every head.
+
+    Same maths as MultiHeadAttention, arranged for speed. `use_torch_kernel` picks PyTorch's
+    fused scaled_dot_product_attention; False runs the written-out version above.
+    """
+
+    def __init__(
+        self, n_embd: int, n_head: int, dropout: float = 0.0, use_torch_kernel: bool = True
+    ):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        self.n_head = n_head
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.dropout = dropout
+        self.attn_dropout = nn.Dropout(dropout)
+        self.resid_dropout = nn.Dropout(dropout)
+        self.use_torch_kernel = use_torch_kernel
+
+    def _split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self._split_heads(x)
+        past = 0
+        if cache is not None:
+            past = cache.length
+            k, v = cache.extend(k, v)
+        # Query i sits at position past + i and may see keys 0 .. past + i.
+        mask = None if T == 1 else causal_mask(past + T, x.device)[past:]
+        if self.use_torch_kernel:
+            y = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=None if past == 0 else mask,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=past == 0 and T > 1,
+            )
+        else:
+            y = scaled_dot_product_attention(q, k, v, mask, self.attn_dropout)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+    @torch.no_grad()
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention matrix of every head for input x: shape (B, n_head, T, T)."""
+        q, k, v = self._split_heads(x)
+        _, weights = scaled_dot_product_attention(
+            q, k, v, causal_mask(x.size(1), x.device), return_weights=True
+        )
+        return weights

@@ -1,0 +1,140 @@
+"""The `minigpt` command: train a preset, sample from a checkpoint, check the environment,
+and (for instructors) grade a class."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from minigpt.data import DataError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from minigpt.data import load_char_splits
+    from minigpt.model import GPT
+    from minigpt.presets import get_preset
+    from minigpt.train import save_checkpoint, train
+    from minigpt.utils import pick_device, seed_everything
+
+    preset = get_preset(args.preset)
+    train_config = preset.train
+    if args.max_iters is not None:
+        train_config = replace(train_config, max_iters=args.max_iters)
+    train_config = replace(train_config, seed=args.seed)
+    device = pick_device(args.device)
+    seed_everything(args.seed)
+    splits = load_char_splits()
+    model = GPT(replace(preset.model, vocab_size=splits.tokenizer.vocab_size))
+    print(f"preset {args.preset}: {preset.description}")
+    print(f"{model.num_parameters():,} parameters on {device}")
+    history = train(model, splits.train, splits.val, train_config, device, not args.quiet)
+    out = Path(args.out or f"checkpoints/{args.preset}.pt")
+    save_checkpoint(out, model, splits.tokenizer, train_config, history)
+    print(
+        f"done: {history.seconds:.0f} s of training, {history.tokens_per_second:,.0f} tokens/s, "
+        f"val loss {history.val_loss[-1]:.4f}; checkpoint saved to {out}"
+    )
+    if args.sample_tokens:
+        print("\n--- sample ---")
+        print(
+            _sample_text(
+                model, splits.tokenizer, "\n", args.sample_tokens, args.seed, device, use_cache=True
+            )
+        )
+    return 0
+
+
+def _sample_text(model, tokenizer, prompt: str, tokens: int, seed: int, device, **options) -> str:
+    """`options` are those of minigpt.generate.generate (temperature, top_k, ...)."""
+    from minigpt.generate import generate
+
+    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)
+    out = generate(model, idx, tokens, generator=torch.Generator().manual_seed(seed), **options)
+    return tokenizer.decode(out[0].tolist())
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from minigpt.train import load_checkpoint
+    from minigpt.utils import pick_device
+
+    device = pick_device(args.device)
+    model, tokenizer, _ = load_checkpoint(args.checkpoint, device)
+    text = _sample_text(
+        model,
+        tokenizer,
+        args.prompt,
+        args.tokens,
+        args.seed,
+        device,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        use_cache=not args.no_cache,
+    )
+    print(text)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from minigpt.data import fetch_shakespeare
+    from minigpt.utils import environment_report
+
+    report = environment_report()
+    try:
+        report["tiny shakespeare"] = f"ok ({fetch_shakespeare()})"
+    except DataError as err:
+        report["tiny shakespeare"] = f"NOT AVAILABLE: {err}"
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minigpt", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a preset on Tiny Shakespeare")
+    train.add_argument("--preset", default="cpu-small", help="cpu-small or gpu-baby")
+    train.add_argument("--out", help="checkpoint path (default checkpoints/<preset>.pt)")
+    train.add_argument("--max-iters", type=int, help="override the preset's iterations")
+    train.add_argument("--device", help="cuda, mps or cpu (default: the fastest here)")
+    train.add_argument("--seed", type=int, default=1337)
+    train.add_argument("--sample-tokens", type=int, default=300, help="sample this many at the end")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+
+    sample = commands.add_parser("sample", help="generate text from a checkpoint")
+    sample.add_argument("checkpoint")
+    sample.add_argument("--prompt", default="\n")
+    sample.add_argument("--tokens", type=int, default=500)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--top-k", type=int)
+    sample.add_argument("--top-p", type=float)
+    sample.add_argument("--greedy", action="store_true")
+    sample.add_argument("--no-cache", action="store_true", help="recompute instead of a KV cache")
+    sample.add_argument("--seed", type=int, default=1337)
+    sample.add_argument("--device")
+    sample.set_defaults(run=_sample)
+
+    doctor = commands.add_parser("doctor", help="report the environment and the data")
+    doctor.set_defaults(run=_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (DataError, FileNotFoundError, ValueError) as err:
+        print(f"minigpt {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

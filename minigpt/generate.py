@@ -1,0 +1,108 @@
+"""Autoregressive generation: predict, pick, append, repeat.
+
+The choice of the next token is separate from the model: greedy takes the argmax; sampling
+draws from softmax(logits / temperature), optionally restricted to the k most likely tokens
+(top-k) or to the smallest set holding probability p (top-p, "nucleus").
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minigpt.model import GPT, KVCache
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep exactly the k largest logits of each row (ties broken by position), -inf elsewhere."""
+    if k < 1:
+        raise ValueError(f"top_k must be at least 1, got {k}")
+    k = min(k, logits.size(-1))
+    keep = torch.zeros_like(logits, dtype=torch.bool)
+    keep.scatter_(-1, logits.topk(k, dim=-1).indices, True)
+    return logits.masked_fill(~keep, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the most likely tokens until their probabilities add up to p, -inf elsewhere.
+
+    The token that crosses p is kept, so the most likely token always survives.
+    """
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {p}")
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs
+    drop_sorted = mass_before >= p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def next_token_distribution(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """Probabilities of the next token from the last logits (B, V), after all filters."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}; use greedy=True")
+    logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    return torch.softmax(logits, dim=-1)
+
+
+def pick_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One token id per row of `logits` (B, V), as a (B, 1) tensor."""
+    if greedy:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = next_token_distribution(logits, temperature, top_k, top_p)
+    # Draw on the generator's device so a seeded CPU generator works for a GPU model too.
+    where = generator.device if generator is not None else probs.device
+    return torch.multinomial(probs.float().to(where), 1, generator=generator).to(logits.device)
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = False,
+) -> torch.Tensor:
+    """Extend idx (B, T) by `max_new_tokens` tokens; returns (B, T + max_new_tokens).
+
+    The model only sees the last block_size tokens. With `use_cache`, keys and values of earlier
+    positions are kept and only the newest token is run through the model: the same tokens come
+    out, faster. Once the window is full and slides, every position moves, so the cache is
+    rebuilt from the cropped window at each step (exactness costs the speedup there).
+    """
+    was_training = model.training
+    model.eval()
+    block_size = model.config.block_size
+    cache = None
+    for _ in range(max_new_tokens):
+        if not use_cache:
+            logits, _ = model(idx[:, -block_size:])
+        elif cache is None or cache.length == block_size:
+            cache = KVCache(model.config)
+            logits, _ = model(idx[:, -block_size:], cache=cache)
+        else:
+            logits, _ = model(idx[:, -1:], cache=cache)
+        token = pick_next(logits[:, -1, :], temperature, top_k, top_p, greedy, generator)
+        idx = torch.cat([idx, token], dim=1)
+    model.train(was_training)
+    return idx

@@ -1,0 +1,42 @@
+"""Named recipes: a model shape and a training schedule that belong together.
+
+`cpu-small` is nanoGPT's laptop shape (4 layers, 128 dims, context 64, batch 12, 2000 steps);
+`gpu-baby` is its "baby GPT" (6 layers, 384 dims, context 256, batch 64, 5000 steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minigpt.model import GPTConfig
+from minigpt.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    model: GPTConfig
+    train: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    "cpu-small": Preset(
+        "4 layers, 4 heads, 128 dims, context 64, batch 12, 2000 iterations (a CPU, minutes)",
+        # The written-out attention: on a CPU in bfloat16 it trains faster than PyTorch's fused
+        # kernel, whose backward pass is slow there. A small model also takes a higher rate.
+        GPTConfig(block_size=64, n_layer=4, n_head=4, n_embd=128, use_torch_kernel=False),
+        TrainConfig(max_iters=2000, batch_size=12, learning_rate=3e-3, min_lr=3e-4),
+    ),
+    "gpu-baby": Preset(
+        "6 layers, 6 heads, 384 dims, context 256, batch 64, 5000 iterations, dropout 0.2 (a GPU)",
+        GPTConfig(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+        TrainConfig(max_iters=5000, batch_size=64, learning_rate=1e-3, min_lr=1e-4, eval_iters=200),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

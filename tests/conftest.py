@@ -1,0 +1,41 @@
+"""Shared set-up: data from ../shared/data, no network, headless plots, quick notebooks."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Before anything imports minigpt or matplotlib.
+os.environ.setdefault("MINIGPT_DATA_DIR", str(SHARED_DATA))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MINIGPT_DEVICE", "cpu")  # same results on every machine that runs CI
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any attempt to download fails the test: the suite must run offline."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a test tried to use the network: {args[:1]}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture(scope="session")
+def shakespeare() -> str:
+    from minigpt.data import load_shakespeare
+
+    return load_shakespeare()
+
+
+@pytest.fixture(scope="session")
+def char_splits():
+    from minigpt.data import load_char_splits
+
+    return load_char_splits()

@@ -1,0 +1,114 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minigpt.attention import (
+    CausalSelfAttention,
+    Head,
+    LayerCache,
+    MultiHeadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+    softmax_with_temperature,
+)
+from minigpt.shapes import ShapeError
+
+
+def randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_softmax_with_temperature_matches_torch_and_is_stable():
+    x = randn(4, 10)
+    for t in (0.5, 1.0, 3.0):
+        assert torch.allclose(softmax_with_temperature(x, t), torch.softmax(x / t, dim=-1))
+    big = torch.tensor([1000.0, 999.0, -1000.0])
+    out = softmax_with_temperature(big)
+    assert torch.isfinite(out).all() and out[0] == pytest.approx(1 / (1 + math.exp(-1)))
+    with pytest.raises(ValueError, match="positive"):
+        softmax_with_temperature(x, 0.0)
+
+
+def test_temperature_sharpens_and_flattens():
+    x = torch.tensor([2.0, 1.0, 0.0])
+    cold, hot = softmax_with_temperature(x, 0.1), softmax_with_temperature(x, 10.0)
+    assert cold[0] > 0.99 and (hot.max() - hot.min()) < 0.1
+
+
+def test_causal_mask_is_lower_triangular():
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
+
+
+def test_written_out_attention_equals_the_torch_kernel():
+    q, k, v = randn(2, 3, 9, 8, seed=1), randn(2, 3, 9, 8, seed=2), randn(2, 3, 9, 8, seed=3)
+    ours = scaled_dot_product_attention(q, k, v, causal_mask(9))
+    theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.allclose(
+        scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k, v), atol=1e-5
+    )
+
+
+def test_attention_weights_are_causal_distributions():
+    q = k = v = randn(1, 5, 4)
+    _, weights = scaled_dot_product_attention(q, k, v, causal_mask(5), return_weights=True)
+    assert torch.allclose(weights.sum(-1), torch.ones(1, 5))
+    assert (weights.triu(diagonal=1) == 0).all()
+
+
+def test_mismatched_qkv_name_the_shapes():
+    with pytest.raises(ValueError, match=r"q \(2, 4\), k \(2, 5\)"):
+        scaled_dot_product_attention(randn(2, 4), randn(2, 5), randn(2, 5))
+
+
+def test_causal_self_attention_paths_agree():
+    torch.manual_seed(0)
+    fused = CausalSelfAttention(32, 4, use_torch_kernel=True)
+    written = CausalSelfAttention(32, 4, use_torch_kernel=False)
+    written.load_state_dict(fused.state_dict())
+    x = randn(2, 11, 32)
+    assert torch.allclose(fused(x), written(x), atol=1e-5)
+
+
+def test_cached_attention_equals_full_attention():
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(32, 4).eval()
+    x = randn(2, 10, 32)
+    full = attn(x)
+    cache = LayerCache(capacity=10)
+    steps = [attn(x[:, :6], cache)] + [attn(x[:, t : t + 1], cache) for t in range(6, 10)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    with pytest.raises(ValueError, match="holds 10 positions"):
+        attn(x[:, :1], cache)
+
+
+@pytest.mark.parametrize("module", ["head", "multi", "fused"])
+def test_no_leak_from_the_future(module):
+    torch.manual_seed(0)
+    layer = {
+        "head": lambda: Head(16, 8, block_size=12),
+        "multi": lambda: MultiHeadAttention(16, 4, block_size=12),
+        "fused": lambda: CausalSelfAttention(16, 4),
+    }[module]()
+    x = randn(1, 12, 16)
+    changed = x.clone()
+    changed[:, 7:] = randn(1, 5, 16, seed=9)
+    before, after = layer(x), layer(changed)
+    assert torch.allclose(before[:, :7], after[:, :7], atol=1e-6)
+    assert not torch.allclose(before[:, 7:], after[:, 7:])
+
+
+def test_multi_head_shapes_and_errors():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(24, 3, block_size=8)
+    assert mha(randn(2, 8, 24)).shape == (2, 8, 24)
+    with pytest.raises(ShapeError, match=r"expected shape \(B, T, 24\), got \(2, 8, 20\)"):
+        mha(randn(2, 8, 20))
+    with pytest.raises(ValueError, match="divisible"):
+        MultiHeadAttention(25, 3, block_size=8)

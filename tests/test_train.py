@@ -1,0 +1,89 @@
+from dataclasses import replace
+
+import pytest
+import torch
+
+from minigpt.model import GPT, GPTConfig
+from minigpt.tokenizers import CharTokenizer
+from minigpt.train import (
+    TrainConfig,
+    estimate_loss,
+    learning_rate_at,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
+
+TINY = GPTConfig(vocab_size=65, block_size=16, n_layer=1, n_head=2, n_embd=32)
+QUICK = TrainConfig(
+    max_iters=60, batch_size=8, learning_rate=1e-2, eval_interval=30, eval_iters=4, warmup_iters=10
+)
+
+
+def test_schedule_warms_up_then_decays_to_min_lr():
+    config = TrainConfig(max_iters=1000, warmup_iters=100, learning_rate=1e-3, min_lr=1e-4)
+    rates = [learning_rate_at(step, config) for step in range(1001)]
+    assert rates[0] == pytest.approx(1e-5) and rates[99] == pytest.approx(1e-3)
+    assert rates[1000] == pytest.approx(1e-4)
+    assert rates[550] == pytest.approx(5.5e-4)  # halfway down the cosine
+    assert all(a >= b for a, b in zip(rates[99:], rates[100:], strict=False))
+
+
+def train_tiny(char_splits, seed=1337):
+    torch.manual_seed(seed)
+    model = GPT(TINY)
+    history = train(
+        model, char_splits.train, char_splits.val, replace(QUICK, seed=seed), progress=False
+    )
+    return model, history
+
+
+def test_training_lowers_the_loss_and_records_history(char_splits):
+    _, history = train_tiny(char_splits)
+    assert history.steps == [0, 30, 60]
+    assert len(history.batch_loss) == len(history.learning_rate) == 60
+    assert history.val_loss[-1] < history.val_loss[0] - 0.8
+    assert history.tokens_per_second > 0
+
+
+def test_training_is_deterministic_for_a_seed(char_splits):
+    _, a = train_tiny(char_splits)
+    _, b = train_tiny(char_splits)
+    _, c = train_tiny(char_splits, seed=1)
+    assert a.batch_loss == b.batch_loss
+    assert a.batch_loss != c.batch_loss
+
+
+def test_estimate_loss_runs_in_eval_mode_and_restores_training(char_splits):
+    torch.manual_seed(0)
+    model = GPT(replace(TINY, dropout=0.5)).train()
+    splits = {"val": char_splits.val}
+
+    def estimate():
+        return estimate_loss(model, splits, 16, 4, 3, torch.Generator().manual_seed(0))
+
+    assert estimate() == estimate()  # no dropout noise
+    assert model.training
+
+
+def test_checkpoint_round_trip(tmp_path, char_splits):
+    model, history = train_tiny(char_splits)
+    tokenizer = CharTokenizer.fit("abc")
+    path = tmp_path / "run" / "model.pt"
+    save_checkpoint(path, model, tokenizer, QUICK, history)
+    loaded, loaded_tokenizer, raw = load_checkpoint(path)
+    x = char_splits.val[:16].unsqueeze(0)
+    model.eval()
+    assert torch.equal(loaded(x)[0], model(x)[0])
+    assert loaded_tokenizer.itos == tokenizer.itos
+    assert raw["history"]["val_loss"] == history.val_loss
+    assert not loaded.training
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]
+
+
+def test_loading_a_missing_or_foreign_file_explains(tmp_path):
+    with pytest.raises(FileNotFoundError, match="minigpt train"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable minigpt checkpoint"):
+        load_checkpoint(tmp_path / "notes.pt")
