@@ -14,7 +14,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export MINIGPT_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install demo test benchmarks clean
+.PHONY: install demo test notebooks exercises benchmarks clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+notebooks: install
+	$(BIN)/python tools/course.py notebooks
+
+exercises: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/course.py all
 
 benchmarks: install
 	$(BIN)/python benchmarks/train_cpu_small.py

@@ -66,6 +66,24 @@ class NeuralBigram(nn.Module):
         return logits, loss
 
 
+def gradient_descent_step(
+    table: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, lr: float
+) -> float:
+    """One step of plain gradient descent on a (V, V) logits table; returns the loss before it.
+
+    The whole neural bigram by hand: look up the rows of the current tokens, score the true
+    next tokens with cross-entropy, backpropagate, and move the table against its gradient.
+    """
+    check_shape(table, ("V", "V"), "table")
+    logits = table[xs]
+    loss = F.cross_entropy(logits, ys)
+    table.grad = None  # gradients add up in .grad: clear the previous step's first
+    loss.backward()
+    with torch.no_grad():
+        table -= lr * table.grad
+    return loss.item()
+
+
 def fit_neural_bigram(
     model: NeuralBigram,
     ids: torch.Tensor,

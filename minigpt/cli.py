@@ -95,6 +95,26 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from minigpt.grading.batch import grade_class, summary, write_csv
+    from minigpt.grading.collect import CollectError
+    from minigpt.grading.nbgrader_runner import GradingSetupError
+
+    course = Path(args.course)
+    try:
+        rows = grade_class(
+            course, args.assignment, Path(args.submissions), args.jobs, args.timeout, args.memory_gb
+        )
+    except (CollectError, GradingSetupError) as err:
+        print(f"minigpt grade: {err}", file=sys.stderr)
+        return 1
+    out = Path(args.csv) if args.csv else course / f"grades-{args.assignment}.csv"
+    write_csv(rows, out)
+    print(summary(rows))
+    print(f"\ngrades: {out}\nfeedback: {course / 'feedback'}/<student>/{args.assignment}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minigpt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +144,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="report the environment and the data")
     doctor.set_defaults(run=_doctor)
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a class of submitted notebooks (instructors; needs minigpt[grading])",
+        description="Autograde every notebook in a folder or LMS zip with nbgrader, one student "
+        "at a time, after repairing what Colab and students break. Writes a grades CSV and "
+        "per-student feedback, and lists what needs a human look.",
+    )
+    grade.add_argument("assignment", help="e.g. 01-bigrams (a folder of solutions/)")
+    grade.add_argument("submissions", help="a folder of .ipynb files, or an LMS .zip")
+    grade.add_argument("--course", default=".", help="the course folder (default: here)")
+    grade.add_argument("--csv", help="where to write grades (default grades-<assignment>.csv)")
+    grade.add_argument("--jobs", type=int, help="students graded at once (default: CPU cores)")
+    grade.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    grade.add_argument(
+        "--memory-gb", type=float, default=4.0, help="memory per notebook (default 4)"
+    )
+    grade.set_defaults(run=_grade)
     return parser
 
 

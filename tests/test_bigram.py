@@ -9,6 +9,7 @@ from minigpt.bigram import (
     bigram_probabilities,
     count_bigrams,
     fit_neural_bigram,
+    gradient_descent_step,
     sample_bigram,
 )
 
@@ -57,3 +58,14 @@ def test_sampling_is_seeded_and_follows_the_table():
     after_two = [nxt for cur, nxt in zip(a, a[1:], strict=False) if cur == 2]
     assert set(after_two) == {0, 1}
     assert 0.4 < after_two.count(0) / len(after_two) < 0.6
+
+
+def test_gradient_descent_step_moves_against_the_gradient():
+    table = torch.zeros(3, 3, requires_grad=True)
+    xs, ys = torch.tensor([0, 0, 1]), torch.tensor([1, 1, 2])
+    first = gradient_descent_step(table, xs, ys, lr=1.0)
+    assert first == pytest.approx(math.log(3))
+    # d(loss)/d(table[0, 1]) = (2/3) * (1/3 - 1): the step raises the logit of the seen pair
+    assert table[0, 1].item() == pytest.approx(4 / 9)
+    second = gradient_descent_step(table, xs, ys, lr=1.0)
+    assert second < first

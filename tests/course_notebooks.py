@@ -1,0 +1,73 @@
+"""Helpers for the course tests: the assignments, and student notebooks made from them."""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import course  # noqa: E402  (tools/course.py)
+
+ASSIGNMENTS = course.assignments()
+MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+
+def grading(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader") or {}
+
+
+def solution_path(assignment: str) -> Path:
+    return next((ROOT / "solutions" / assignment).glob("*.ipynb"))
+
+
+def exercise_path(assignment: str) -> Path:
+    return ROOT / "exercises" / assignment / solution_path(assignment).name
+
+
+def marked_blocks(source: str, kind: str) -> list[list[str]]:
+    """The lines between ### BEGIN <kind> and ### END <kind>."""
+    blocks, current = [], None
+    for line in source.splitlines():
+        if line.strip() == f"### BEGIN {kind}":
+            current = []
+        elif line.strip() == f"### END {kind}":
+            blocks.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def solved_student_notebook(assignment: str) -> nbformat.NotebookNode:
+    """The released notebook as a diligent student returns it: every answer filled in."""
+    answers = {
+        grading(cell)["grade_id"]: "\n".join(
+            line for line in cell.source.splitlines() if not MARKER.match(line)
+        )
+        for cell in nbformat.read(solution_path(assignment), as_version=4).cells
+        if grading(cell).get("solution")
+    }
+    nb = nbformat.read(exercise_path(assignment), as_version=4)
+    for cell in nb.cells:
+        if grading(cell).get("solution"):
+            cell.source = answers[grading(cell)["grade_id"]]
+    return nb
+
+
+def blank_student_notebook(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(exercise_path(assignment), as_version=4)
+
+
+def max_points(assignment: str) -> float:
+    nb = nbformat.read(solution_path(assignment), as_version=4)
+    return sum(grading(cell).get("points", 0) for cell in nb.cells if grading(cell).get("grade"))
+
+
+def copy_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    return copy.deepcopy(nb)

@@ -1,0 +1,174 @@
+"""Grade a class for real with nbgrader: the round trip and everything that can go wrong.
+
+One batch per assignment holds the solved notebook, the blank one and a submission for each
+known failure; a second batch regrades with a worse file. Parametrized over solutions/.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import shutil
+
+import nbformat
+import pytest
+from course_notebooks import (
+    ASSIGNMENTS,
+    ROOT,
+    blank_student_notebook,
+    grading,
+    max_points,
+    solved_student_notebook,
+)
+
+from minigpt.grading.batch import grade_class, write_csv
+
+pytestmark = pytest.mark.slow
+CELL_TIMEOUT = 15
+
+
+def last_answer_and_its_points(nb):
+    """Index of the last answer cell, and the points of the tests that follow it."""
+    last = max(i for i, c in enumerate(nb.cells) if grading(c).get("solution"))
+    points = sum(grading(c).get("points", 0) for c in nb.cells[last:] if grading(c).get("grade"))
+    return last, points
+
+
+def submissions(assignment: str) -> dict[str, object]:
+    solved = solved_student_notebook(assignment)
+    blank = blank_student_notebook(assignment)
+    last, _ = last_answer_and_its_points(solved)
+
+    def variant(change):
+        nb = copy.deepcopy(solved)
+        change(nb)
+        return nb
+
+    def prepend_to_last_answer(code):
+        return lambda nb: setattr(nb.cells[last], "source", code + nb.cells[last].source)
+
+    def delete_first_test(nb):
+        nb.cells = [
+            c for c in nb.cells if c is not next(c for c in nb.cells if grading(c).get("grade"))
+        ]
+
+    def strip_like_colab(nb):
+        for cell in nb.cells:
+            cell.pop("id", None)
+            cell.metadata.pop("nbgrader", None)
+        nb.nbformat_minor = 0
+
+    def duplicate_first_answer(nb):
+        first = next(i for i, c in enumerate(nb.cells) if grading(c).get("solution"))
+        nb.cells.insert(first + 1, copy.deepcopy(nb.cells[first]))
+
+    def blank_last_answer_and_pass_its_test(nb):
+        nb.cells[last].source = blank.cells[last].source
+        test = next(c for c in nb.cells[last:] if grading(c).get("grade"))
+        test.source = "pass"
+
+    return {
+        "solved": solved,
+        "blank": blank,
+        "garbage": "{ this is not a notebook",
+        "looper": variant(
+            prepend_to_last_answer("import time\nwhile True:\n    time.sleep(0.1)\n")
+        ),
+        "crasher": variant(prepend_to_last_answer("import os\nos._exit(1)\n")),
+        "deleter": variant(delete_first_test),
+        "colab": variant(strip_like_colab),
+        "copier": variant(duplicate_first_answer),
+        "cheater": variant(blank_last_answer_and_pass_its_test),
+    }
+
+
+def write_submissions(folder, files: dict[str, object], assignment: str) -> None:
+    folder.mkdir(parents=True)
+    for student, content in files.items():
+        path = folder / f"{student}_{assignment}.ipynb"
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                # Colab's files are nbformat 4.0 without ids: write them as they are.
+                f.write(
+                    nbformat.writes(content, version=4)
+                    if content.nbformat_minor >= 5
+                    else _raw(content)
+                )
+
+
+def _raw(nb) -> str:
+    import json
+
+    return json.dumps(nb, indent=1)
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    return root
+
+
+def gradebook_scores(root, assignment):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(assignment)}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, course_copy, tmp_path):
+    full = max_points(assignment)
+    _, tail = last_answer_and_its_points(solved_student_notebook(assignment))
+    files = submissions(assignment)
+    write_submissions(tmp_path / "batch1", files, assignment)
+
+    rows = {
+        r.student: r
+        for r in grade_class(
+            course_copy,
+            assignment,
+            tmp_path / "batch1",
+            cell_timeout=CELL_TIMEOUT,
+            log=lambda _: None,
+        )
+    }
+
+    expected = {
+        "solved": (full, set()),
+        "blank": (0, set()),
+        "garbage": (0, {"unreadable"}),
+        "looper": (full - tail, {"timed out"}),
+        "crasher": (full - tail, {"crashed"}),
+        "deleter": (full, {"repaired"}),
+        "colab": (full, {"repaired"}),
+        "copier": (full, {"repaired"}),
+        "cheater": (full - tail, {"tampered"}),
+    }
+    got = {s: (rows[s].score, rows[s].flags) for s in expected}
+    assert got == expected, {s: rows[s].notes for s in expected if got[s] != expected[s]}
+    assert all(rows[s].max_score == full for s in expected)
+    assert gradebook_scores(course_copy, assignment) == {
+        s: score for s, (score, _) in expected.items()
+    }
+    for student in set(expected) - {"garbage"}:
+        assert (course_copy / "feedback" / student / assignment).is_dir()
+
+    out = tmp_path / "grades.csv"
+    write_csv(list(rows.values()), out)
+    table = {line["student"]: line for line in csv.DictReader(out.open())}
+    assert (
+        float(table["looper"]["score"]) == full - tail and "timed out" in table["looper"]["flags"]
+    )
+
+    # A resubmission replaces a better earlier grade: no old score may survive.
+    write_submissions(tmp_path / "batch2", {"solved": files["blank"]}, assignment)
+    again = grade_class(
+        course_copy, assignment, tmp_path / "batch2", cell_timeout=CELL_TIMEOUT, log=lambda _: None
+    )
+    assert [(r.student, r.score, r.flags) for r in again] == [("solved", 0, set())]
+    assert gradebook_scores(course_copy, assignment)["solved"] == 0

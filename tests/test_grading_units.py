@@ -1,0 +1,163 @@
+"""Collecting and repairing submissions, without running nbgrader."""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nbformat
+import pytest
+from course_notebooks import blank_student_notebook, grading, solved_student_notebook
+
+from minigpt.grading.collect import CollectError, collect, student_id
+from minigpt.grading.repair import read_notebook, repair
+
+ASSIGNMENT = "01-bigrams"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("alice.ipynb", "alice"),
+        ("Alice_01-bigrams.ipynb", "alice"),
+        ("01-bigrams-bob (1).ipynb", "bob"),
+        ("doejane_12345_678901_01-bigrams.ipynb", "doejane"),  # Canvas
+        ("doejane_late_12345_678901_01-bigrams.ipynb", "doejane"),
+        ("Jane Doe_4242_assignsubmission_file_/01-bigrams.ipynb", "jane-doe_4242"),  # Moodle
+        ("carol/anything/01-bigrams.ipynb", "carol"),
+        ("01-bigrams.ipynb", ""),
+    ],
+)
+def test_student_ids_from_file_names(path, expected):
+    assert student_id(PurePosixPath(path), ASSIGNMENT) == expected
+
+
+def write(path: Path, text: str = "{}") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_folder_collection_skips_junk_and_keeps_the_newest_duplicate(tmp_path):
+    import os
+
+    write(tmp_path / "in" / "alice.ipynb")
+    old = write(tmp_path / "in" / "bob_01-bigrams.ipynb")
+    new = write(tmp_path / "in" / "bob_01-bigrams (1).ipynb")
+    os.utime(old, (1, 1))
+    write(tmp_path / "in" / ".ipynb_checkpoints" / "alice-checkpoint.ipynb")
+    write(tmp_path / "in" / "notes.txt")
+    write(tmp_path / "in" / "01-bigrams.ipynb")
+    found, warnings = collect(tmp_path / "in", ASSIGNMENT, tmp_path / "scratch")
+    assert [(s.student, s.path) for s in found] == [
+        ("alice", tmp_path / "in" / "alice.ipynb"),
+        ("bob", new),
+    ]
+    assert any("cannot tell whose" in w for w in warnings)
+    assert any(
+        "bob: two files" in w and "grading the newer, bob_01-bigrams (1).ipynb" in w
+        for w in warnings
+    )
+
+
+def test_zip_collection_never_writes_outside_scratch(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Jane Doe_1_assignsubmission_file_/01-bigrams.ipynb", "{}")
+        z.writestr("../../evil_01-bigrams.ipynb", "{}")
+        z.writestr("__MACOSX/._x.ipynb", "junk")
+        z.writestr("sam_01-bigrams.ipynb", "{}")
+    found, _ = collect(archive, ASSIGNMENT, tmp_path / "scratch")
+    assert [s.student for s in found] == ["jane-doe_1", "sam"]
+    assert all(s.path.parent == tmp_path / "scratch" for s in found)
+    assert not (tmp_path.parent / "evil_01-bigrams.ipynb").exists()
+
+
+def test_bad_inputs_are_explained(tmp_path):
+    with pytest.raises(CollectError, match="does not exist"):
+        collect(tmp_path / "nothing", ASSIGNMENT, tmp_path)
+    with pytest.raises(CollectError, match="not a readable zip"):
+        collect(write(tmp_path / "x.zip", "not a zip"), ASSIGNMENT, tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CollectError, match="no .ipynb files"):
+        collect(tmp_path / "empty", ASSIGNMENT, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "no list of cells"),
+        (json.dumps({"cells": [{"cell_type": "alien"}]}), "nbformat can read"),
+    ],
+)
+def test_unreadable_notebooks_say_why(tmp_path, text, reason):
+    notebook, problem = read_notebook(write(tmp_path / "x.ipynb", text))
+    assert notebook is None and reason in problem
+
+
+def graded_cells(nb):
+    return [(cell.id, grading(cell).get("grade_id")) for cell in nb.cells if grading(cell)]
+
+
+@pytest.fixture(scope="module")
+def released():
+    return blank_student_notebook(ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return solved_student_notebook(ASSIGNMENT)
+
+
+def test_an_untouched_submission_needs_no_repair(released, solved):
+    result = repair(solved, released)
+    assert not result.flags and not result.notes
+    assert graded_cells(result.notebook) == graded_cells(released)
+
+
+def test_colab_file_without_ids_or_metadata_is_matched_by_content(released, solved):
+    stripped = copy.deepcopy(solved)
+    for cell in stripped.cells:
+        cell.pop("id", None)
+        cell.metadata.pop("nbgrader", None)
+    stripped.nbformat_minor = 0
+    stripped.cells.insert(
+        4, nbformat.v4.new_code_cell("def count_matrix(ids, vocab_size):\n    return 'scratch'")
+    )
+    result = repair(stripped, released)
+    assert result.flags == {"repaired"}
+    assert graded_cells(result.notebook) == graded_cells(released)
+    answer = next(c for c in result.notebook.cells if grading(c).get("grade_id") == "count-matrix")
+    assert "bincount" in answer.source  # the real answer, not the scratch copy before it
+    nbformat.validate(result.notebook)
+
+
+def test_a_duplicated_answer_keeps_metadata_once(released, solved):
+    nb = copy.deepcopy(solved)
+    index = next(i for i, c in enumerate(nb.cells) if grading(c).get("grade_id") == "average-nll")
+    nb.cells.insert(index + 1, copy.deepcopy(nb.cells[index]))
+    result = repair(nb, released)
+    assert result.flags == {"repaired"}
+    assert [g for _, g in graded_cells(result.notebook)].count("average-nll") == 1
+    assert len({c.id for c in result.notebook.cells}) == len(result.notebook.cells)
+
+
+def test_a_deleted_test_cell_comes_back_in_place(released, solved):
+    nb = copy.deepcopy(solved)
+    nb.cells = [c for c in nb.cells if grading(c).get("grade_id") != "test-to-probabilities"]
+    result = repair(nb, released)
+    assert "repaired" in result.flags
+    order = [g for _, g in graded_cells(result.notebook)]
+    assert order == [g for _, g in graded_cells(released)]
+
+
+def test_an_edited_test_cell_is_reported(released, solved):
+    nb = copy.deepcopy(solved)
+    test = next(c for c in nb.cells if grading(c).get("grade_id") == "test-sample-tokens")
+    test.source = "pass"
+    result = repair(nb, released)
+    assert result.flags == {"tampered"}
+    assert any("test-sample-tokens: test cell was edited" in note for note in result.notes)
