@@ -1,0 +1,77 @@
+"""The book builds from a clean cache with --warningiserror, in quick mode, and links only to
+notebooks that exist."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from course_notebooks import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, MINIGPT_QUICK="1", TQDM_DISABLE="1")
+    env.pop("MPLBACKEND", None)  # the kernels must use the inline backend to keep figures
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(ROOT),
+        "--path-output",
+        str(out),
+        "--warningiserror",
+        "--keep-going",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+def test_every_page_of_the_toc_is_built(built_book):
+    for name in toc_files():
+        assert (built_book / f"{name}.html").exists(), name
+
+
+def test_solutions_and_exercises_are_not_published(built_book):
+    assert not (built_book / "solutions").exists()
+    assert not list(built_book.rglob("*solution*.html"))
+
+
+def test_chapters_have_figures_and_no_errors(built_book):
+    for name in toc_files():
+        if not re.match(r"book/\d\d-", name):
+            continue
+        html = (built_book / f"{name}.html").read_text()
+        assert html.count("<img") >= 2, f"{name}: fewer than two figures"
+        assert "Traceback" not in html and "Error</span>" not in html, name
+
+
+def test_colab_links_point_at_notebooks_in_the_repository(built_book):
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    prefix = "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/")
+    links = set()
+    for page in built_book.rglob("*.html"):
+        links |= set(
+            re.findall(r'https://colab\.research\.google\.com/github/[^"\'<> ]+', page.read_text())
+        )
+    assert links, "no Colab links found"
+    for link in links:
+        assert link.startswith(prefix + "/blob/"), link
+        path = link.removeprefix(prefix + "/blob/").split("/", 1)[1]
+        assert path.endswith(".ipynb") and (ROOT / path).is_file(), link
