@@ -1,5 +1,5 @@
 # minigpt-course: set-up and the jobs that use it. On a fresh machine two commands do everything:
-#   make demo    install into .venv, then train the cpu-small preset and print a sample
+#   make book    install into .venv, then build the executed book into _build/html
 #   make test    install into .venv, then run ruff and the test suite (what CI runs)
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export MINIGPT_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install demo test notebooks exercises benchmarks clean
+.PHONY: install book demo test notebooks exercises benchmarks clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,grading,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
+
+book: install
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is in _build/html/index.html"
 
 demo: install
 	$(BIN)/minigpt train --preset cpu-small
@@ -45,6 +49,8 @@ exercises: install
 benchmarks: install
 	$(BIN)/python benchmarks/train_cpu_small.py
 	$(BIN)/python benchmarks/generation_kv_cache.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grading_speed.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/book_build.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 import sys
 from pathlib import Path
 
@@ -15,7 +14,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import course  # noqa: E402  (tools/course.py)
 
 ASSIGNMENTS = course.assignments()
-MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
 def grading(cell) -> dict:
@@ -45,19 +43,7 @@ def marked_blocks(source: str, kind: str) -> list[list[str]]:
 
 
 def solved_student_notebook(assignment: str) -> nbformat.NotebookNode:
-    """The released notebook as a diligent student returns it: every answer filled in."""
-    answers = {
-        grading(cell)["grade_id"]: "\n".join(
-            line for line in cell.source.splitlines() if not MARKER.match(line)
-        )
-        for cell in nbformat.read(solution_path(assignment), as_version=4).cells
-        if grading(cell).get("solution")
-    }
-    nb = nbformat.read(exercise_path(assignment), as_version=4)
-    for cell in nb.cells:
-        if grading(cell).get("solution"):
-            cell.source = answers[grading(cell)["grade_id"]]
-    return nb
+    return course.solved_exercise(assignment)
 
 
 def blank_student_notebook(assignment: str) -> nbformat.NotebookNode:

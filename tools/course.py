@@ -144,6 +144,28 @@ def release(dest: Path, root: Path = ROOT, only: list[str] | None = None) -> Non
                 write_if_changed(normalize(nbformat.read(path, as_version=4)), path)
 
 
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def solved_exercise(assignment: str, root: Path = ROOT) -> nbformat.NotebookNode:
+    """The student notebook as a diligent student returns it: every answer filled in from the
+    solution (markers removed). Tests and benchmarks grade it as a perfect submission."""
+    source = next((root / "solutions" / assignment).glob("*.ipynb"))
+    answers = {
+        cell.metadata.nbgrader["grade_id"]: "\n".join(
+            line for line in cell.source.splitlines() if line.strip() not in SOLUTION_MARKERS
+        )
+        for cell in nbformat.read(source, as_version=4).cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(root / "exercises" / assignment / source.name, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
 NBGRADER_KINDS = {
     "solution": {"grade": False, "solution": True, "locked": False},
     "tests": {"grade": True, "solution": False, "locked": True},
