@@ -1,5 +1,8 @@
+import random
+
 import pytest
 
+from minigpt import tokenizers
 from minigpt.tokenizers import (
     BPETokenizer,
     CharTokenizer,
@@ -85,3 +88,45 @@ def test_bpe_saves_loads_and_rejects_unknown_ids(tmp_path):
     assert again.encode("the mat") == tokenizer.encode("the mat")
     with pytest.raises(UnknownSymbolError, match="id 999"):
         again.decode([104, 999])
+
+
+def _train_slowly(text, num_merges):
+    """The BPE loop spelled out with the public building blocks: what `train` must agree with."""
+    ids, merges = list(text.encode("utf-8")), []
+    for new_id in range(256, 256 + num_merges):
+        counts = pair_counts(ids)
+        if not counts or max(counts.values()) < 2:
+            break
+        pair = most_frequent_pair(ids)
+        ids = merge(ids, pair, new_id)
+        merges.append(pair)
+    return merges
+
+
+def test_bpe_training_matches_the_plain_loop_including_ties():
+    rng = random.Random(0)
+    for _ in range(60):
+        alphabet = rng.choice(["ab", "abc", "aab ", "xé🙂"])
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50)))
+        num_merges = rng.randint(0, 10)
+        assert BPETokenizer.train(text, num_merges).merges == _train_slowly(text, num_merges)
+    # "banana bandana": after "an", the pairs "ban" and "ana" tie; "ban" is seen first.
+    assert BPETokenizer.train("banana bandana", 5).merges == [(97, 110), (98, 256), (256, 97)]
+
+
+def test_bpe_training_without_the_pair_table_learns_the_same(shakespeare, monkeypatch):
+    text = shakespeare[:5_000]
+    fast = BPETokenizer.train(text, 30).merges
+    monkeypatch.setattr(tokenizers, "_BINCOUNT_LIMIT", 0)  # the path for very large vocabularies
+    assert BPETokenizer.train(text, 30).merges == fast == _train_slowly(text, 30)
+
+
+def test_sequence_lengths_follow_each_merge():
+    tokenizer = BPETokenizer.train("banana bandana", 3)
+    assert tokenizer.sequence_lengths("banana bandana") == [14, 10, 8, 6]
+    assert tokenizer.sequence_lengths("") == [0, 0, 0, 0]
+    unseen = "a banana, café 🙂"
+    lengths = tokenizer.sequence_lengths(unseen)
+    assert lengths[0] == len(unseen.encode())
+    assert lengths[-1] == len(tokenizer.encode(unseen))
+    assert all(a >= b for a, b in zip(lengths, lengths[1:], strict=False))
