@@ -181,3 +181,63 @@ class CausalSelfAttention(nn.Module):
             q, k, v, causal_mask(x.size(1), x.device), return_weights=True
         )
         return weights
+
+
+def average_past(x: torch.Tensor) -> torch.Tensor:
+    """Replace each position of x (..., T, C) by the mean of itself and all earlier positions.
+
+    A loop over positions would do; one product with a row-normalized lower-triangular matrix
+    does the same for every position and batch at once. Attention is this, with learned weights.
+    """
+    weights = causal_mask(x.size(-2), x.device).to(x.dtype)
+    weights = weights / weights.sum(dim=-1, keepdim=True)
+    return weights @ x
+
+
+def attention_head(
+    x: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    w_v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One head from plain matrices: x (..., T, C) and each w (C, head size) -> (..., T, head size).
+
+    The computation of `Head` as a function, so that a test can hand it any weights.
+    """
+    return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask)
+
+
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """(..., T, C) -> (..., n_head, T, C // n_head): head h gets channels h*hs to (h+1)*hs - 1.
+
+    Putting the head axis before T lets one batched matrix product serve every head at once.
+    """
+    *lead, T, C = x.shape
+    if C % n_head:
+        raise ValueError(f"{C} channels cannot be split into {n_head} heads of equal size")
+    return x.reshape(*lead, T, n_head, C // n_head).transpose(-3, -2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(..., n_head, T, hs) -> (..., T, n_head * hs): the heads' outputs side by side, in order."""
+    x = x.transpose(-3, -2)
+    return x.reshape(*x.shape[:-2], x.size(-2) * x.size(-1))
+
+
+def multi_head_attention(
+    x: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    w_v: torch.Tensor,
+    w_o: torch.Tensor,
+    n_head: int,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Multi-head attention from plain (C, C) matrices; x (..., T, C) -> (..., T, C).
+
+    Head h uses columns h*hs to (h+1)*hs - 1 of w_q, w_k and w_v (hs = C // n_head); the heads'
+    outputs are concatenated and mixed by w_o. `MultiHeadAttention` without its output bias.
+    """
+    q, k, v = (split_heads(x @ w, n_head) for w in (w_q, w_k, w_v))
+    return merge_heads(scaled_dot_product_attention(q, k, v, mask)) @ w_o

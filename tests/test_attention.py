@@ -9,9 +9,14 @@ from minigpt.attention import (
     Head,
     LayerCache,
     MultiHeadAttention,
+    attention_head,
+    average_past,
     causal_mask,
+    merge_heads,
+    multi_head_attention,
     scaled_dot_product_attention,
     softmax_with_temperature,
+    split_heads,
 )
 from minigpt.shapes import ShapeError
 
@@ -112,3 +117,54 @@ def test_multi_head_shapes_and_errors():
         mha(randn(2, 8, 20))
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(25, 3, block_size=8)
+
+
+def test_average_past_is_the_running_mean():
+    x = randn(2, 7, 3)
+    loop = torch.stack([x[:, : t + 1].mean(dim=1) for t in range(7)], dim=1)
+    assert torch.allclose(average_past(x), loop, atol=1e-6)
+    assert torch.equal(average_past(x)[:, 0], x[:, 0])
+
+
+def test_attention_head_is_the_head_module_as_a_function():
+    torch.manual_seed(0)
+    head = Head(12, 4, block_size=9)
+    x = randn(3, 9, 12)
+    w_q, w_k, w_v = (layer.weight.T for layer in (head.query, head.key, head.value))
+    with torch.no_grad():
+        assert torch.allclose(attention_head(x, w_q, w_k, w_v, causal_mask(9)), head(x), atol=1e-6)
+        unmasked = attention_head(x, w_q, w_k, w_v)
+    assert not torch.allclose(unmasked, head(x).detach())  # the mask matters
+
+
+def test_split_and_merge_heads():
+    x = randn(2, 5, 12)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    assert torch.equal(heads[1, 2, 4], x[1, 4, 8:12])
+    assert torch.equal(merge_heads(heads), x)
+    with pytest.raises(ValueError, match="12 channels cannot be split into 5 heads"):
+        split_heads(x, 5)
+
+
+def test_multi_head_attention_matches_the_module_and_torch():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4, block_size=6)
+    with torch.no_grad():
+        mha.proj.bias.zero_()
+    x = randn(2, 6, 16, seed=4)
+    w_q, w_k, w_v = (
+        torch.cat([getattr(head, name).weight.T for head in mha.heads], dim=1)
+        for name in ("query", "key", "value")
+    )
+    w_o = mha.proj.weight.T
+    with torch.no_grad():
+        ours = multi_head_attention(x, w_q, w_k, w_v, w_o, 4, causal_mask(6))
+        assert torch.allclose(ours, mha(x), atol=1e-6)
+        theirs = torch.nn.MultiheadAttention(16, 4, bias=False, batch_first=True)
+        theirs.in_proj_weight.copy_(torch.cat([w_q, w_k, w_v], dim=1).T)
+        theirs.out_proj.weight.copy_(w_o.T)
+        unmasked, _ = theirs(x, x, x, need_weights=False)
+        assert torch.allclose(multi_head_attention(x, w_q, w_k, w_v, w_o, 4), unmasked, atol=1e-5)
+        one = multi_head_attention(x, w_q, w_k, w_v, w_o, 1)
+    assert not torch.allclose(one, unmasked, atol=1e-3)  # heads are not one big head
