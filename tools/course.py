@@ -12,7 +12,8 @@ Kinds: markdown, code, setup (the set-up cell; its text is stamped from _config.
 locked` in exercises),
 solution (an autograded answer: the code between BEGIN/END SOLUTION is hidden from students),
 tests (a locked, graded test cell worth `points`), readonly (a locked markdown cell).
-Graded cells get their grade_id as cell id, so ids stay stable across edits.
+Graded cells get their grade_id as cell id, so ids stay stable across edits; other cells are
+numbered in order.
 
 Every notebook starts with the same set-up cell, built from the repository URL in _config.yml;
 exercises/ is only ever written by this script.
@@ -215,6 +216,9 @@ def from_draft(text: str) -> nbformat.NotebookNode:
         else:
             raise ValueError(f"unknown cell kind {kind!r} in draft header {header!r}")
         nb.cells.append(cell)
+    for index, cell in enumerate(nb.cells):
+        if not cell.metadata.get("nbgrader"):
+            cell.id = f"cell-{index:02d}"  # the same draft always gives the same ids
     return nb
 
 
