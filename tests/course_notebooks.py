@@ -42,6 +42,19 @@ def marked_blocks(source: str, kind: str) -> list[list[str]]:
     return blocks
 
 
+def unmarked_lines(source: str) -> list[str]:
+    """The lines outside every ### BEGIN/END block: what students are meant to see."""
+    lines, depth = [], 0
+    for line in source.splitlines():
+        if line.strip().startswith("### BEGIN "):
+            depth += 1
+        elif line.strip().startswith("### END "):
+            depth -= 1
+        elif depth == 0:
+            lines.append(line)
+    return lines
+
+
 def solved_student_notebook(assignment: str) -> nbformat.NotebookNode:
     return course.solved_exercise(assignment)
 

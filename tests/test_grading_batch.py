@@ -1,7 +1,11 @@
 """Grade a class for real with nbgrader: the round trip and everything that can go wrong.
 
 One batch per assignment holds the solved notebook, the blank one and a submission for each
-known failure; a second batch regrades with a worse file. Parametrized over solutions/.
+failure that depends on the chapter's cells (a deleted test, Colab-stripped metadata, a
+duplicated answer, an edited test). Failures that do not depend on the chapter (a file that is
+not JSON, an endless loop, a kernel that dies, a worse resubmission) go through the same grader
+code whatever the notebook holds, so they join the batch of the first assignment only: that
+keeps every chapter covered and the suite inside CI's time. Parametrized over solutions/.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from minigpt.grading.batch import grade_class, write_csv
 
 pytestmark = pytest.mark.slow
 CELL_TIMEOUT = 15
+# Students whose trouble is the same in every chapter: graded with the first assignment only.
+ANY_CHAPTER = {"garbage", "looper", "crasher"}
 
 
 def last_answer_and_its_points(nb):
@@ -125,6 +131,9 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, cour
     full = max_points(assignment)
     _, tail = last_answer_and_its_points(solved_student_notebook(assignment))
     files = submissions(assignment)
+    everything = assignment == ASSIGNMENTS[0]
+    if not everything:
+        files = {student: nb for student, nb in files.items() if student not in ANY_CHAPTER}
     write_submissions(tmp_path / "batch1", files, assignment)
 
     rows = {
@@ -149,6 +158,7 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, cour
         "copier": (full, {"repaired"}),
         "cheater": (full - tail, {"tampered"}),
     }
+    expected = {student: expected[student] for student in files}
     got = {s: (rows[s].score, rows[s].flags) for s in expected}
     assert got == expected, {s: rows[s].notes for s in expected if got[s] != expected[s]}
     assert all(rows[s].max_score == full for s in expected)
@@ -161,9 +171,12 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, cour
     out = tmp_path / "grades.csv"
     write_csv(list(rows.values()), out)
     table = {line["student"]: line for line in csv.DictReader(out.open())}
-    assert (
-        float(table["looper"]["score"]) == full - tail and "timed out" in table["looper"]["flags"]
-    )
+    assert {s: float(line["score"]) for s, line in table.items()} == {
+        s: score for s, (score, _) in expected.items()
+    }
+    if not everything:
+        return
+    assert "timed out" in table["looper"]["flags"]
 
     # A resubmission replaces a better earlier grade: no old score may survive.
     write_submissions(tmp_path / "batch2", {"solved": files["blank"]}, assignment)
