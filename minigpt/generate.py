@@ -7,8 +7,11 @@ draws from softmax(logits / temperature), optionally restricted to the k most li
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from minigpt.attention import causal_mask
 from minigpt.model import GPT, KVCache
 
 
@@ -72,6 +75,28 @@ def pick_next(
 
 
 @torch.no_grad()
+def next_token_logits(
+    model: GPT, idx: torch.Tensor, cache: KVCache | None = None
+) -> tuple[torch.Tensor, KVCache | None]:
+    """Logits (B, V) for the token after idx (B, T), and the cache to pass with the next call.
+
+    The model sees the last block_size tokens. Without a cache every step recomputes the whole
+    window. With one (start from an empty KVCache), the cache holds idx[:, :-1] from the last
+    call and only the newest token runs through the model. When the window is full and slides,
+    every position moves, so a fresh cache is built from the cropped window instead.
+    """
+    block_size = model.config.block_size
+    if cache is None:
+        logits, _ = model(idx[:, -block_size:])
+    elif cache.length in (0, block_size):
+        cache = KVCache(model.config)
+        logits, _ = model(idx[:, -block_size:], cache=cache)
+    else:
+        logits, _ = model(idx[:, -1:], cache=cache)
+    return logits[:, -1, :], cache
+
+
+@torch.no_grad()
 def generate(
     model: GPT,
     idx: torch.Tensor,
@@ -92,17 +117,34 @@ def generate(
     """
     was_training = model.training
     model.eval()
-    block_size = model.config.block_size
-    cache = None
+    cache = KVCache(model.config) if use_cache else None
     for _ in range(max_new_tokens):
-        if not use_cache:
-            logits, _ = model(idx[:, -block_size:])
-        elif cache is None or cache.length == block_size:
-            cache = KVCache(model.config)
-            logits, _ = model(idx[:, -block_size:], cache=cache)
-        else:
-            logits, _ = model(idx[:, -1:], cache=cache)
-        token = pick_next(logits[:, -1, :], temperature, top_k, top_p, greedy, generator)
+        logits, cache = next_token_logits(model, idx, cache)
+        token = pick_next(logits, temperature, top_k, top_p, greedy, generator)
         idx = torch.cat([idx, token], dim=1)
     model.train(was_training)
     return idx
+
+
+def cached_attention_step(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    past_k: torch.Tensor | None = None,
+    past_v: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention for new positions only, given the keys and values of all earlier ones.
+
+    q, k, v: (..., T_new, D) for the new positions; past_k, past_v: (..., T_past, D) or None.
+    Returns (out, keys, values): out (..., T_new, D), and the cache with the new keys and values
+    appended, (..., T_past + T_new, D). New position i may see every cached position and the new
+    ones up to itself, so the result equals the matching rows of full causal attention: the
+    earlier positions' keys and values never change, which is why caching them is exact.
+    """
+    keys = k if past_k is None else torch.cat([past_k, k], dim=-2)
+    values = v if past_v is None else torch.cat([past_v, v], dim=-2)
+    past, new = keys.size(-2) - k.size(-2), q.size(-2)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if new > 1:
+        scores = scores.masked_fill(~causal_mask(past + new, q.device)[past:], float("-inf"))
+    return torch.softmax(scores, dim=-1) @ values, keys, values

@@ -8,6 +8,7 @@ own) to a residual stream that runs straight from the embeddings to the head.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -168,3 +169,135 @@ def parameter_count_formula(config: GPTConfig) -> int:
     """
     C, V, L = config.n_embd, config.vocab_size, config.n_layer
     return V * C + config.block_size * C + L * (12 * C * C + 13 * C) + 2 * C
+
+
+class BlockVariant(Block):
+    """A Block wired another way, to measure what the standard wiring buys.
+
+    norm="post" normalizes after each residual addition (the order of the 2017 Transformer);
+    residual=False drops the skip paths, so each sublayer's output replaces the stream. The
+    parameters and their names are Block's, so weights load across wirings and an experiment
+    can change the wiring alone.
+    """
+
+    def __init__(self, config: GPTConfig, norm: str = "pre", residual: bool = True):
+        if norm not in ("pre", "post"):
+            raise ValueError(f"norm must be 'pre' or 'post', got {norm!r}")
+        super().__init__(config)
+        self.norm = norm
+        self.residual = residual
+
+    def _add(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        return x + update if self.residual else update
+
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        if self.norm == "pre":
+            x = self._add(x, self.attn(self.ln_1(x), cache))
+            return self._add(x, self.mlp(self.ln_2(x)))
+        x = self.ln_1(self._add(x, self.attn(x, cache)))
+        return self.ln_2(self._add(x, self.mlp(x)))
+
+
+def rewire(model: GPT, norm: str = "pre", residual: bool = True) -> GPT:
+    """A copy of `model`, same weights, whose blocks are wired as asked (see BlockVariant).
+
+    The global random state is left as it was, so rewiring does not shift later random draws.
+    """
+    new = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        blocks = nn.ModuleList(BlockVariant(model.config, norm, residual) for _ in model.blocks)
+    blocks.load_state_dict(model.blocks.state_dict())
+    new.blocks = blocks.to(next(model.parameters()).device).train(model.training)
+    return new
+
+
+def _stream_hooks(model: GPT, keep: list[torch.Tensor], retain_grad: bool) -> list:
+    """Hooks that record the residual stream entering every block and the final norm."""
+
+    def record(module: nn.Module, args: tuple) -> None:
+        if retain_grad:
+            args[0].retain_grad()
+        keep.append(args[0])
+
+    return [m.register_forward_pre_hook(record) for m in [*model.blocks, model.ln_f]]
+
+
+@torch.no_grad()
+def stream_scale(model: GPT, idx: torch.Tensor) -> list[float]:
+    """Standard deviation of the residual stream entering each block, then entering ln_f.
+
+    Pre-norm blocks add to the stream and never rescale it, so it can grow with depth; post-norm
+    blocks renormalize it after every addition.
+    """
+    states: list[torch.Tensor] = []
+    hooks = _stream_hooks(model, states, retain_grad=False)
+    try:
+        model(idx)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [s.float().std().item() for s in states]
+
+
+def stream_gradients(
+    model: GPT, idx: torch.Tensor, targets: torch.Tensor
+) -> tuple[list[float], list[float]]:
+    """How the loss gradient reaches each block, for measuring what residual paths do.
+
+    For the residual stream entering every block: the norm of d loss / d stream, and its cosine
+    similarity with the gradient at the top of the stack (entering ln_f). A cosine near 1 means
+    the error signal arrives as it left the top; near 0, the layers between have scrambled it.
+    The model's parameter gradients are cleared afterwards.
+    """
+    states: list[torch.Tensor] = []
+    hooks = _stream_hooks(model, states, retain_grad=True)
+    try:
+        _, loss = model(idx, targets)
+        loss.backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.zero_grad(set_to_none=True)
+    top = states[-1].grad.flatten()
+    grads = [s.grad.flatten() for s in states[:-1]]
+    norms = [g.norm().item() for g in grads]
+    cosines = [F.cosine_similarity(g, top, dim=0).item() for g in grads]
+    return norms, cosines
+
+
+def parameter_breakdown(config: GPTConfig) -> dict[str, int]:
+    """parameter_count_formula term by term: where a GPT's parameters live.
+
+    The token embedding is also the head (weight tying), so it is counted once.
+    """
+    C, V, L = config.n_embd, config.vocab_size, config.n_layer
+    return {
+        "token embedding (= head)": V * C,
+        "position embedding": config.block_size * C,
+        "attention": L * (4 * C * C + 4 * C),
+        "MLP": L * (8 * C * C + 5 * C),
+        "layer norms": L * 4 * C + 2 * C,
+    }
+
+
+def count_by_group(model: GPT) -> dict[str, int]:
+    """The parameters of a real model, counted in parameter_breakdown's groups by their names.
+
+    named_parameters lists a shared tensor once, so the tied head adds nothing.
+    """
+    groups = dict.fromkeys(parameter_breakdown(model.config), 0)
+    for name, param in model.named_parameters():
+        if name.startswith("tok_emb"):
+            group = "token embedding (= head)"
+        elif name.startswith("pos_emb"):
+            group = "position embedding"
+        elif ".attn." in name:
+            group = "attention"
+        elif ".mlp." in name:
+            group = "MLP"
+        elif ".ln_" in name or name.startswith("ln_f"):
+            group = "layer norms"
+        else:
+            raise ValueError(f"parameter {name} belongs to no group")
+        groups[group] += param.numel()
+    return groups

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from minigpt.data import get_batch
-from minigpt.model import GPT, GPTConfig
+from minigpt.model import GPT, GPTConfig, KVCache
+from minigpt.shapes import ShapeError
 from minigpt.tokenizers import Tokenizer, tokenizer_from_dict
 
 
@@ -53,6 +55,71 @@ class History:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def inputs_and_targets(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windows of T + 1 tokens (..., T + 1) -> inputs and targets, both (..., T).
+
+    The target at t is the token after input t, so T + 1 tokens of text make T examples.
+    """
+    if chunk.size(-1) < 2:
+        raise ShapeError(f"chunk: need at least 2 tokens along the last axis, got {chunk.size(-1)}")
+    return chunk[..., :-1], chunk[..., 1:]
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over all B * T positions of logits (B, T, V) against targets (B, T).
+
+    cross_entropy wants one row of V scores per example, so (B, T, V) becomes (B * T, V) and
+    the targets line up as (B * T,): every position counts as one next-token prediction.
+    """
+    if logits.dim() != 3 or targets.shape != logits.shape[:2]:
+        raise ShapeError(
+            f"expected logits (B, T, V) and targets (B, T), got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def training_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> float:
+    """One teacher-forced update: loss on the true inputs, fresh gradients, one optimizer step.
+
+    The old gradients are cleared first: PyTorch adds new gradients to what .grad holds.
+    """
+    logits, _ = model(x)
+    loss = next_token_loss(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def free_running_inputs(
+    model: GPT, x: torch.Tensor, mix: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """x (B, T) with tokens after the first replaced, each with probability `mix`, by a token
+    the model samples from the sequence built so far.
+
+    mix=1 feeds the model only its own output (free running), mix=0 returns x (teacher
+    forcing), values between are scheduled sampling. Random draws come from `generator`
+    (on the CPU): first the (B, T) replacement mask, then one sample per position. The model
+    runs as it is (train or eval mode), with a KV cache so each position is computed once.
+    """
+    if mix <= 0:
+        return x.clone()
+    B, T = x.shape
+    replace = torch.rand(B, T, generator=generator) < mix
+    built = x.clone()
+    cache = KVCache(model.config)
+    for t in range(1, T):
+        logits, _ = model(built[:, t - 1 : t], cache=cache)
+        probs = torch.softmax(logits[:, -1].float(), dim=-1).cpu()
+        sampled = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(x.device)
+        built[:, t] = torch.where(replace[:, t].to(x.device), sampled, x[:, t])
+    return built
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:

@@ -1,14 +1,17 @@
 import pytest
 import torch
 
+from minigpt.attention import causal_mask, scaled_dot_product_attention
 from minigpt.generate import (
+    cached_attention_step,
     generate,
     next_token_distribution,
+    next_token_logits,
     pick_next,
     top_k_filter,
     top_p_filter,
 )
-from minigpt.model import GPT, GPTConfig
+from minigpt.model import GPT, GPTConfig, KVCache
 
 NEG = float("-inf")
 
@@ -87,3 +90,44 @@ def test_bad_sampling_settings_are_refused():
         top_p_filter(logits, 0.0)
     with pytest.raises(ValueError, match="greedy"):
         next_token_distribution(logits, temperature=0)
+
+
+def full_causal_attention(seed=0, shape=(2, 3, 7, 4)):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(*shape, generator=g) for _ in range(3))
+    return q, k, v, scaled_dot_product_attention(q, k, v, causal_mask(shape[-2]))
+
+
+def test_cached_attention_one_step_at_a_time_matches_full_attention():
+    q, k, v, full = full_causal_attention()
+    keys = values = None
+    for t in range(q.size(-2)):
+        now = slice(t, t + 1)
+        out, keys, values = cached_attention_step(
+            q[..., now, :], k[..., now, :], v[..., now, :], keys, values
+        )
+        assert out.shape == (2, 3, 1, 4)
+        assert torch.allclose(out, full[..., now, :], atol=1e-6)
+    assert torch.equal(keys, k) and torch.equal(values, v)
+
+
+def test_cached_attention_takes_several_new_positions_after_a_prefix():
+    q, k, v, full = full_causal_attention(seed=1)
+    _, keys, values = cached_attention_step(q[..., :3, :], k[..., :3, :], v[..., :3, :])
+    out, keys, _ = cached_attention_step(q[..., 3:, :], k[..., 3:, :], v[..., 3:, :], keys, values)
+    assert torch.allclose(out, full[..., 3:, :], atol=1e-6)
+    assert keys.shape == k.shape
+
+
+def test_next_token_logits_with_a_cache_match_the_plain_path_in_both_regimes():
+    net = model(block_size=6).eval()
+    idx = torch.randint(11, (2, 2), generator=torch.Generator().manual_seed(1))
+    cache, lengths = KVCache(net.config), []
+    for _ in range(9):  # grows to the window of 6, then slides
+        plain, _ = next_token_logits(net, idx)
+        cached, cache = next_token_logits(net, idx, cache)
+        assert cached.shape == (2, 11)
+        assert torch.allclose(cached, plain, atol=1e-5)
+        lengths.append(cache.length)
+        idx = torch.cat([idx, plain.argmax(-1, keepdim=True)], dim=1)
+    assert lengths == [2, 3, 4, 5, 6, 6, 6, 6, 6]

@@ -3,7 +3,18 @@ import math
 import pytest
 import torch
 
-from minigpt.model import GPT, GPTConfig, KVCache, parameter_count_formula
+from minigpt.model import (
+    GPT,
+    BlockVariant,
+    GPTConfig,
+    KVCache,
+    count_by_group,
+    parameter_breakdown,
+    parameter_count_formula,
+    rewire,
+    stream_gradients,
+    stream_scale,
+)
 from minigpt.shapes import ShapeError, check_shape
 
 SMALL = GPTConfig(vocab_size=65, block_size=16, n_layer=2, n_head=2, n_embd=32)
@@ -104,3 +115,70 @@ def test_attention_maps_have_one_distribution_per_query():
     assert len(maps) == 2 and maps[0].shape == (1, 2, 9, 9)
     assert torch.allclose(maps[1].sum(-1), torch.ones(1, 2, 9))
     assert (maps[0].triu(diagonal=1) == 0).all()
+
+
+def test_pre_norm_variant_with_residuals_is_the_standard_block():
+    model = small_model().eval()
+    x = ids(2, 16)
+    same = rewire(model, norm="pre", residual=True)
+    assert torch.allclose(same(x)[0], model(x)[0], atol=1e-6)
+    assert same.lm_head.weight is same.tok_emb.weight  # the copy stays tied
+
+
+def test_post_norm_block_normalizes_after_each_addition():
+    torch.manual_seed(0)
+    block = BlockVariant(SMALL, norm="post").eval()
+    x = 3 * torch.randn(2, 5, 32) + 1
+    expected = block.ln_1(x + block.attn(x))
+    expected = block.ln_2(expected + block.mlp(expected))
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    assert torch.allclose(block(x).std(dim=-1, unbiased=False), torch.ones(2, 5), atol=1e-3)
+
+
+def test_block_without_residual_keeps_only_the_sublayer_output():
+    torch.manual_seed(0)
+    block = BlockVariant(SMALL, residual=False).eval()
+    x = torch.randn(2, 5, 32)
+    assert torch.allclose(block(x), block.mlp(block.ln_2(block.attn(block.ln_1(x)))), atol=1e-6)
+    with pytest.raises(ValueError, match="'pre' or 'post'"):
+        BlockVariant(SMALL, norm="middle")
+
+
+def test_rewire_keeps_weights_and_the_random_state():
+    model = small_model()
+    torch.manual_seed(5)
+    rewired = rewire(model, norm="post", residual=False)
+    after = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(1))
+    original, copied = model.state_dict(), rewired.state_dict()
+    assert original.keys() == copied.keys()
+    assert all(torch.equal(original[name], copied[name]) for name in original)
+    x = ids(2, 16)
+    assert not torch.allclose(rewired(x)[0], model(x)[0], atol=1e-3)
+
+
+def test_residual_paths_carry_the_gradient_down_unchanged():
+    model = small_model(n_layer=6)
+    x, y = ids(4, 16), ids(4, 16, seed=1)
+    norms, cosines = stream_gradients(model, x, y)
+    assert len(norms) == len(cosines) == 6 and all(n > 0 for n in norms)
+    assert min(cosines) > 0.5
+    assert all(p.grad is None for p in model.parameters())
+    _, plain = stream_gradients(rewire(model, residual=False), x, y)
+    assert max(abs(c) for c in plain) < 0.2
+
+
+def test_stream_scale_post_norm_stays_at_one():
+    model = small_model(n_layer=3).eval()
+    scales = stream_scale(rewire(model, norm="post"), ids(2, 16))
+    assert len(scales) == 4
+    assert all(abs(s - 1) < 0.01 for s in scales[1:])
+    assert stream_scale(model, ids(2, 16))[0] == pytest.approx(scales[0])  # same embeddings
+
+
+@pytest.mark.parametrize("config", [SMALL, GPTConfig(vocab_size=100, n_layer=3, n_embd=48)])
+def test_parameter_breakdown_matches_the_formula_and_the_model(config):
+    breakdown = parameter_breakdown(config)
+    assert sum(breakdown.values()) == parameter_count_formula(config)
+    assert count_by_group(GPT(config)) == breakdown

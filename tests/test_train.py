@@ -1,17 +1,24 @@
+import copy
+import math
 from dataclasses import replace
 
 import pytest
 import torch
 
 from minigpt.model import GPT, GPTConfig
+from minigpt.shapes import ShapeError
 from minigpt.tokenizers import CharTokenizer
 from minigpt.train import (
     TrainConfig,
     estimate_loss,
+    free_running_inputs,
+    inputs_and_targets,
     learning_rate_at,
     load_checkpoint,
+    next_token_loss,
     save_checkpoint,
     train,
+    training_step,
 )
 
 TINY = GPTConfig(vocab_size=65, block_size=16, n_layer=1, n_head=2, n_embd=32)
@@ -87,3 +94,64 @@ def test_loading_a_missing_or_foreign_file_explains(tmp_path):
     (tmp_path / "notes.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a readable minigpt checkpoint"):
         load_checkpoint(tmp_path / "notes.pt")
+
+
+def test_inputs_and_targets_shift_the_last_axis_by_one():
+    x, y = inputs_and_targets(torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]]))
+    assert x.tolist() == [[1, 2, 3], [5, 6, 7]] and y.tolist() == [[2, 3, 4], [6, 7, 8]]
+    x, y = inputs_and_targets(torch.arange(5))
+    assert x.tolist() == [0, 1, 2, 3] and y.tolist() == [1, 2, 3, 4]
+    with pytest.raises(ShapeError, match="at least 2 tokens"):
+        inputs_and_targets(torch.tensor([7]))
+
+
+def test_next_token_loss_averages_every_position():
+    g = torch.Generator().manual_seed(0)
+    logits, targets = torch.randn(3, 4, 7, generator=g), torch.randint(7, (3, 4), generator=g)
+    per_position = [
+        -torch.log_softmax(logits[b, t], dim=0)[targets[b, t]] for b in range(3) for t in range(4)
+    ]
+    assert next_token_loss(logits, targets).item() == pytest.approx(
+        torch.stack(per_position).mean().item(), abs=1e-6
+    )
+    assert next_token_loss(torch.zeros(2, 5, 9), torch.zeros(2, 5, dtype=torch.long)).item() == (
+        pytest.approx(math.log(9))
+    )
+    with pytest.raises(ShapeError, match=r"targets \(B, T\)"):
+        next_token_loss(logits, targets.T)
+
+
+def test_training_step_matches_a_written_out_step_and_clears_old_gradients():
+    torch.manual_seed(0)
+    model = GPT(TINY)
+    twin = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    chunk = torch.randint(65, (2, TINY.block_size + 1), generator=torch.Generator().manual_seed(1))
+    x, y = inputs_and_targets(chunk)
+    for p in model.parameters():  # a stale gradient that must not leak into the step
+        p.grad = torch.ones_like(p)
+    loss = training_step(model, optimizer, x, y)
+    _, twin_loss = twin(x, y)
+    twin_loss.backward()
+    assert loss == pytest.approx(twin_loss.item())
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.allclose(p, q - 0.1 * q.grad, atol=1e-6)
+
+
+def test_free_running_inputs_feed_back_samples_like_the_uncached_loop():
+    torch.manual_seed(0)
+    model = GPT(TINY).eval()
+    x = torch.randint(65, (3, 10), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(free_running_inputs(model, x, mix=0.0), x)
+    got = free_running_inputs(model, x, mix=0.5, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    replace = torch.rand(3, 10, generator=g) < 0.5
+    want = x.clone()
+    with torch.no_grad():
+        for t in range(1, 10):
+            probs = torch.softmax(model(want[:, :t])[0][:, -1], dim=-1)
+            sampled = torch.multinomial(probs, 1, generator=g).squeeze(1)
+            want[:, t] = torch.where(replace[:, t], sampled, x[:, t])
+    assert torch.equal(got, want)
+    assert torch.equal(got[:, 0], x[:, 0]) and torch.equal(got[~replace], x[~replace])
+    assert not torch.equal(got, x)
