@@ -47,7 +47,8 @@ exercises: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/course.py all
 
 benchmarks: install
-	$(BIN)/python benchmarks/train_cpu_small.py
+	$(BIN)/python benchmarks/train_preset.py --preset cpu-small
+	$(BIN)/python benchmarks/train_preset.py --preset cpu-capstone
 	$(BIN)/python benchmarks/generation_kv_cache.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grading_speed.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/book_build.py
