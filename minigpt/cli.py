@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from minigpt.data import DataError
+from minigpt.presets import PRESETS
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -120,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a preset on Tiny Shakespeare")
-    train.add_argument("--preset", default="cpu-small", help="cpu-small or gpu-baby")
+    train.add_argument(
+        "--preset", default="cpu-small", help=f"{', '.join(PRESETS)} (default cpu-small)"
+    )
     train.add_argument("--out", help="checkpoint path (default checkpoints/<preset>.pt)")
     train.add_argument("--max-iters", type=int, help="override the preset's iterations")
     train.add_argument("--device", help="cuda, mps or cpu (default: the fastest here)")
