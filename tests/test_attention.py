@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from seeded import randn
 
 from minigpt.attention import (
     CausalSelfAttention,
@@ -19,10 +20,6 @@ from minigpt.attention import (
     split_heads,
 )
 from minigpt.shapes import ShapeError
-
-
-def randn(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def test_softmax_with_temperature_matches_torch_and_is_stable():

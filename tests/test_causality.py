@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from seeded import randn
 
 from minigpt.attention import scaled_dot_product_attention
 from minigpt.causality import (
@@ -15,10 +16,6 @@ from minigpt.causality import (
     training_pairs,
 )
 from minigpt.model import GPT, GPTConfig
-
-
-def randn(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def self_attention(x, mask=None):
