@@ -7,11 +7,9 @@ draws from softmax(logits / temperature), optionally restricted to the k most li
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from minigpt.attention import causal_mask
+from minigpt.attention import causal_mask, scaled_dot_product_attention
 from minigpt.model import GPT, KVCache
 
 
@@ -144,7 +142,5 @@ def cached_attention_step(
     keys = k if past_k is None else torch.cat([past_k, k], dim=-2)
     values = v if past_v is None else torch.cat([past_v, v], dim=-2)
     past, new = keys.size(-2) - k.size(-2), q.size(-2)
-    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if new > 1:
-        scores = scores.masked_fill(~causal_mask(past + new, q.device)[past:], float("-inf"))
-    return torch.softmax(scores, dim=-1) @ values, keys, values
+    mask = causal_mask(past + new, q.device)[past:] if new > 1 else None
+    return scaled_dot_product_attention(q, keys, values, mask), keys, values
