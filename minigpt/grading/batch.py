@@ -10,12 +10,12 @@ import csv
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from minigpt.grading.collect import Submission, collect
 from minigpt.grading.nbgrader_runner import Course
 from minigpt.grading.repair import read_notebook, repair
+from minigpt.grading.results import Row
 
 FLAG_MEANINGS = {
     "repaired": "grading metadata, cell ids or deleted test cells were restored before grading",
@@ -26,16 +26,6 @@ FLAG_MEANINGS = {
     "needs manual grade": "nbgrader asks for a human look (a free-text answer or a failed grade)",
     "error": "nbgrader could not grade the notebook; see the notes",
 }
-
-
-@dataclass
-class Row:
-    student: str
-    origin: str
-    score: float | None = None
-    max_score: float | None = None
-    flags: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
 
 
 def _grade_one(course: Course, released, name: str, submission: Submission) -> Row:
