@@ -12,6 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
+
+from minigpt.grading import tamper
 from minigpt.grading.collect import Submission, collect
 from minigpt.grading.nbgrader_runner import Course
 from minigpt.grading.repair import read_notebook, repair
@@ -20,30 +23,78 @@ from minigpt.grading.results import Row
 FLAG_MEANINGS = {
     "repaired": "grading metadata, cell ids or deleted test cells were restored before grading",
     "tampered": "a test or read-only cell was edited; the original was graded instead",
+    "tampering suspected": "the notebook's code reached for what the tests see (see the notes); "
+    "the score is the one its answers earn alone, in a fresh kernel",
     "timed out": "a cell ran past the time limit and was interrupted or disabled",
     "crashed": "a cell killed the Python kernel; it was disabled and the rest graded",
+    "exited": "a cell raised SystemExit (exit() or sys.exit())",
+    "out of memory": "a cell raised MemoryError",
+    "answer not code": "an answer cell was turned into markdown or raw text; it earns nothing",
     "unreadable": "the file is not a notebook; it was given 0",
-    "needs manual grade": "nbgrader asks for a human look (a free-text answer or a failed grade)",
+    "needs manual grade": "nbgrader, or a difference between the notebook and its answers alone, "
+    "asks for a human look",
+    "unsandboxed": "graded WITHOUT isolation (--no-sandbox): trust nothing in this row",
     "error": "nbgrader could not grade the notebook; see the notes",
 }
+UNGRADED = {"error", "unreadable"}
 
 
-def _grade_one(course: Course, released, name: str, submission: Submission) -> Row:
+def _answer_ids(released) -> set[str]:
+    return {
+        c.get("id") for c in released.cells if (c.metadata.get("nbgrader") or {}).get("solution")
+    }
+
+
+def _grade_one(course: Course, released, source, name: str, submission: Submission) -> Row:
+    """Grade one student; never raises, so one notebook cannot stop the class."""
     row = Row(submission.student, submission.origin)
+    if not course.sandboxed:
+        row.flags.add("unsandboxed")
     try:
         course.forget(submission.student)
         notebook, problem = read_notebook(submission.path)
         if notebook is None:
-            course.record_zero(submission.student)
+            course.record(submission.student)
             row.flags.add("unreadable")
             row.notes.append(problem)
             return row
         repaired = repair(notebook, released)
         row.flags |= repaired.flags
         row.notes += repaired.notes
-        outcome = course.grade(submission.student, repaired.notebook, name)
-        row.flags |= outcome.flags
-        row.notes += outcome.notes
+        answers = _answer_ids(released)
+        run = course.autograde(submission.student, repaired.notebook, name, answers)
+        trusted = tamper.trusted_hashes(released, source)
+        tests = {
+            c.get("id") for c in source.cells if (c.metadata.get("nbgrader") or {}).get("grade")
+        }
+        suspicions = tamper.static_findings(repaired.notebook, released) + tamper.guard_findings(
+            run.findings, run.finished, trusted, tests
+        )
+        if "error" not in run.flags and (
+            suspicions or tamper.has_extra_code(repaired.notebook, released)
+        ):
+            alone = course.autograde(
+                submission.student, tamper.answers_only(repaired.notebook, released), name, answers
+            )
+            suspicions += tamper.guard_findings(alone.findings, alone.finished, trusted, tests)
+            if "error" not in alone.flags and alone.score < run.score:
+                if suspicions:
+                    run = alone
+                else:
+                    row.flags.add("needs manual grade")
+                    row.notes.append(
+                        f"the answers alone earn {alone.score:g}, the whole notebook {run.score:g}:"
+                        " an answer may depend on an extra cell"
+                    )
+        if suspicions:
+            row.flags.add("tampering suspected")
+            row.notes += [
+                f"tampering suspected: {finding}" for finding in dict.fromkeys(suspicions)
+            ]
+        row.flags |= run.flags
+        row.notes += run.notes
+        if "error" not in run.flags:
+            course.publish(run)
     except Exception as err:  # a bug or a broken file must not stop the class
         row.flags.add("error")
         row.notes.append(f"{type(err).__name__}: {err}")
@@ -57,28 +108,34 @@ def grade_class(
     jobs: int | None = None,
     cell_timeout: int = 60,
     memory_gb: float = 4.0,
+    sandboxed: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[Row]:
     """Grade every submission in `source` (a folder or a zip) for `assignment`."""
-    course = Course(course_root, assignment, cell_timeout, memory_gb)
+    course = Course(course_root, assignment, cell_timeout, memory_gb, sandboxed)
     try:
         released = course.release()
-        name = course.source_notebook().name
+        source_path = course.source_notebook()
+        solution = nbformat.read(source_path, as_version=4)
         submissions, warnings = collect(source, assignment, course.scratch / "collected")
         for warning in warnings:
             log(f"warning: {warning}")
         jobs = jobs or max(1, min(len(submissions), os.cpu_count() or 1))
-        log(f"grading {len(submissions)} submission(s) of {assignment}, {jobs} at a time")
+        isolation = "each in a sandbox" if sandboxed else "WITHOUT a sandbox"
+        log(f"grading {len(submissions)} of {assignment}, {jobs} at a time, {isolation}")
         with ThreadPoolExecutor(jobs) as pool:
-            rows = list(pool.map(lambda s: _grade_one(course, released, name, s), submissions))
-        problem = course.feedback()
-        if problem:
-            log(f"warning: feedback could not be generated: {problem}")
+            rows = list(
+                pool.map(
+                    lambda s: _grade_one(course, released, solution, source_path.name, s),
+                    submissions,
+                )
+            )
         scores = course.scores([row.student for row in rows])
         for row in rows:
             if row.student not in scores:
-                row.flags.add("error")
-                row.notes.append("no grade in the gradebook")
+                if "error" not in row.flags:
+                    row.flags.add("error")
+                    row.notes.append("no grade in the gradebook")
                 continue
             row.score, row.max_score, manual = scores[row.student]
             if manual:
@@ -92,16 +149,16 @@ def write_csv(rows: list[Row], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "score", "max_score", "flags", "notes", "file"])
+        writer.writerow(["student", "file", "score", "max_score", "flags", "notes"])
         for row in rows:
             writer.writerow(
                 [
                     row.student,
+                    row.origin,
                     "" if row.score is None else f"{row.score:g}",
                     "" if row.max_score is None else f"{row.max_score:g}",
                     ";".join(sorted(row.flags)),
                     " | ".join(row.notes),
-                    row.origin,
                 ]
             )
 

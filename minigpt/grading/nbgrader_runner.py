@@ -1,14 +1,22 @@
-"""Run nbgrader for one student at a time, in a child process with time and memory limits.
+"""Run nbgrader for one student at a time, each in a scratch course of its own, kernel sandboxed.
 
-Student code is untrusted: it may loop forever, allocate all memory or kill its own kernel.
-Each `nbgrader autograde` runs alone for one student, so nothing a notebook does can stop the
-others. A startup hook in the kernel records which cell is running; when a cell kills the
-kernel, that cell is disabled and the notebook graded again, so the rest still earns points.
+Student code is hostile. For every student the grader builds a scratch course that holds only
+that student's notebook and a fresh copy of a gradebook with the assignment's cells, runs
+`nbgrader autograde` there (trusted, outside the sandbox) with the kernel inside bubblewrap (see
+`sandbox`), and only afterwards, with every process the student started gone, copies the scores,
+the graded notebook and the feedback into the real course. Nothing a notebook does can reach
+another student's grade, the gradebook or solutions/.
+
+When a cell kills the kernel or runs past the whole-notebook limit, the grader's own trace (see
+`traced_execute`) names it; that cell is disabled and the notebook graded again, so the rest
+still earns points.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import shutil
 import signal
@@ -22,23 +30,33 @@ from pathlib import Path
 
 import nbformat
 
-TRACE_ENV = "MINIGPT_GRADING_TRACE"
-TRACE_HOOK = f'''\
-import os
+from minigpt.grading.sandbox import Policy, check_sandbox, kernel_spec, read_only_paths
+from minigpt.grading.traced_execute import TRACE_ENV
 
-
-def _record(info):
-    with open(os.environ["{TRACE_ENV}"], "w", encoding="utf-8") as trace:
-        trace.write(info.raw_cell)
-
-
-get_ipython().events.register("pre_run_cell", _record)
-'''
 DISABLED_CELL = (
     'raise RuntimeError("minigpt grade: this cell stopped the Python kernel (os._exit, a crash '
     'or too much memory), so it was not run while grading")\n'
 )
 MAX_RESCUES = 3
+COURSE_ID = "minigpt-course"
+SCRATCH_CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = {course_id!r}
+c.Execute.timeout = {timeout}
+c.Execute.interrupt_on_timeout = True
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = {ip!r}
+c.KernelManager.connection_file = {connection!r}
+c.Autograde.autograde_preprocessors = [
+    "minigpt.grading.traced_execute.TracedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+"""
 
 
 class GradingSetupError(RuntimeError):
@@ -46,34 +64,65 @@ class GradingSetupError(RuntimeError):
 
 
 @dataclass
+class Run:
+    """One autograde of one notebook in its own scratch course, and what the grader saw."""
+
+    folder: Path
+    student: str
+    name: str
+    flags: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    grades: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> points
+    findings: list[str] = field(default_factory=list)  # the guard's lines, as sent
+    finished: list[str] = field(default_factory=list)  # ids of the cells that ran to the end
+
+    @property
+    def course(self) -> Path:
+        return self.folder / "course"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.course / 'gradebook.db'}"
+
+    def path(self, step: str) -> Path:
+        return self.course / step / self.student
+
+    @property
+    def score(self) -> float:
+        return sum(score for score, _ in self.grades.values())
+
+
+@dataclass
 class Attempt:
     returncode: int
     log: str
     killed: bool  # ran past the whole-notebook limit
-    last_cell: str | None  # source of the cell running when it ended
-
-
-@dataclass
-class Outcome:
-    flags: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
+    culprit: str | None  # id of the cell that was running when it ended
 
 
 class Course:
-    """An nbgrader course folder: solutions/ in, gradebook.db and autograded/ out."""
+    """An nbgrader course folder: solutions/ in, gradebook.db, autograded/ and feedback/ out."""
 
-    def __init__(self, root: Path, assignment: str, cell_timeout: int = 60, memory_gb: float = 4.0):
+    def __init__(
+        self,
+        root: Path,
+        assignment: str,
+        cell_timeout: int = 60,
+        memory_gb: float = 4.0,
+        sandboxed: bool = True,
+    ):
         self.root = root.resolve()
         self.assignment = assignment
         self.cell_timeout = cell_timeout
         self.memory_bytes = int(memory_gb * 1024**3)
+        self.sandboxed = sandboxed
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}?timeout=120"
-        self.lock = threading.Lock()  # gradebook edits from this process, one at a time
+        self.lock = threading.Lock()  # real-gradebook edits from this process, one at a time
         self.scratch = Path(tempfile.mkdtemp(prefix="minigpt-grade-"))
-        self._ipython_dir = self.scratch / "ipython"
-        startup = self._ipython_dir / "profile_default" / "startup"
-        startup.mkdir(parents=True)
-        (startup / "00-minigpt-trace.py").write_text(TRACE_HOOK)
+        self.template = self.scratch / "template.db"
+        self._slots = itertools.count()
+        if sandboxed:
+            check_sandbox()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -86,62 +135,66 @@ class Course:
             )
         return notebooks[0]
 
-    def _env(self, trace: Path | None = None) -> dict[str, str]:
+    def _env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         # nbgrader shells out to alembic to create the gradebook: this venv's bin must come first.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        env["IPYTHONDIR"] = str(self._ipython_dir)
         env.setdefault("OMP_NUM_THREADS", "1")  # several students at once share the cores
         env.setdefault("MPLBACKEND", "Agg")
-        if trace is not None:
-            env[TRACE_ENV] = str(trace)
+        env.update(extra)
         return env
 
-    def _nbgrader_command(self, *args: str) -> list[str]:
+    def _nbgrader(self, *args: str, cwd: Path, db_url: str) -> list[str]:
         return [
             sys.executable,
             "-m",
             "nbgrader",
             *args,
-            f"--CourseDirectory.root={self.root}",
-            f"--CourseDirectory.db_url={self.db_url}",
+            f"--CourseDirectory.root={cwd}",
+            f"--CourseDirectory.db_url={db_url}",
         ]
 
-    def _nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+    def _run_nbgrader(self, *args: str, cwd: Path, db_url: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            self._nbgrader_command(*args),
-            cwd=self.root,
+            self._nbgrader(*args, cwd=cwd, db_url=db_url),
+            cwd=cwd,
             env=self._env(),
             capture_output=True,
             text=True,
         )
 
     def release(self) -> nbformat.NotebookNode:
-        """Record the assignment in the gradebook; return the notebook students received."""
+        """The student version nbgrader makes from solutions/, as the grader compares with it.
+
+        The real gradebook learns the assignment; a template gradebook with the same cells is
+        what each student's scratch course starts from."""
         try:
             import nbgrader  # noqa: F401
         except ImportError as err:
             raise GradingSetupError(
-                'grading needs nbgrader: pip install "minigpt[grading]"'
+                'nbgrader is not installed: pip install "minigpt[grading]"'
             ) from err
         source = self.source_notebook()
         release_dir = self.scratch / "release"
-        done = self._nbgrader(
-            "generate_assignment",
-            self.assignment,
-            "--force",
-            "--create",
-            f"--CourseDirectory.release_directory={release_dir}",
-        )
-        if done.returncode != 0:
-            raise GradingSetupError(
-                f"nbgrader generate_assignment failed:\n{done.stdout}{done.stderr}"
+        for db_url in (self.db_url, f"sqlite:///{self.template}"):
+            done = self._run_nbgrader(
+                "generate_assignment",
+                self.assignment,
+                "--force",
+                "--create",
+                f"--CourseDirectory.release_directory={release_dir}",
+                cwd=self.root,
+                db_url=db_url,
             )
+            if done.returncode != 0:
+                raise GradingSetupError(
+                    f"nbgrader generate_assignment failed:\n{done.stdout}{done.stderr}"
+                )
         return nbformat.read(release_dir / self.assignment / source.name, as_version=4)
 
-    # -- one student ------------------------------------------------------------------------
+    # -- the real gradebook -------------------------------------------------------------------
 
-    def _paths(self, step: str, student: str) -> Path:
+    def _real(self, step: str, student: str) -> Path:
         return self.root / step / student / self.assignment
 
     def forget(self, student: str) -> None:
@@ -151,13 +204,14 @@ class Course:
         with self.lock, Gradebook(self.db_url) as gradebook, contextlib.suppress(MissingEntry):
             gradebook.remove_submission(self.assignment, student)
         for step in ("submitted", "autograded", "feedback"):
-            shutil.rmtree(self._paths(step, student), ignore_errors=True)
+            shutil.rmtree(self._real(step, student), ignore_errors=True)
 
-    def record_zero(self, student: str) -> None:
-        """A gradebook entry of 0 for a file that cannot be graded at all."""
+    def record(self, student: str, grades: dict[str, tuple[float, float]] | None = None) -> None:
+        """Write `grades` (grade_id -> points; missing ones count 0) into the real gradebook."""
         from nbgrader.api import Gradebook
         from sqlalchemy.exc import SAWarning
 
+        grades = grades or {}
         # nbgrader's own add_submission trips SQLAlchemy autoflush warnings; the rows are fine.
         with self.lock, Gradebook(self.db_url) as gradebook, warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
@@ -165,84 +219,20 @@ class Course:
             submission = gradebook.update_or_create_submission(self.assignment, student)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    grade.auto_score = 0
+                    grade.auto_score = grades.get(grade.name, (0.0, 0.0))[0]
+                    grade.manual_score = None
                     grade.needs_manual_grade = False
             gradebook.db.commit()
 
-    def _attempt(self, student: str, total_seconds: int) -> Attempt:
-        """One `nbgrader autograde` in its own process group, under the memory limit; past
-        `total_seconds` the whole group (nbgrader and the kernel) is killed."""
-        trace = self.scratch / f"{student}.trace"
-        trace.unlink(missing_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "minigpt.grading.limits",
-            str(self.memory_bytes),
-            *self._nbgrader_command(
-                "autograde",
-                self.assignment,
-                f"--student={student}",
-                "--force",
-                f"--Execute.timeout={self.cell_timeout}",
-            ),
-        ]
-        with subprocess.Popen(
-            command,
-            cwd=self.root,
-            env=self._env(trace),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        ) as process:
-            try:
-                log, _ = process.communicate(timeout=total_seconds)
-                attempt = Attempt(process.returncode, log, False, None)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                log, _ = process.communicate()
-                attempt = Attempt(-9, log, True, None)
-        if trace.exists():
-            attempt.last_cell = trace.read_text(encoding="utf-8")
-        return attempt
-
-    def grade(self, student: str, notebook: nbformat.NotebookNode, name: str) -> Outcome:
-        """Autograde one student's repaired notebook; the score lands in the gradebook."""
-        outcome = Outcome()
-        target = self._paths("submitted", student) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-        total_seconds = self.cell_timeout * (code_cells + 2) + 120
-        for _ in range(MAX_RESCUES + 1):
-            nbformat.write(notebook, target)
-            attempt = self._attempt(student, total_seconds)
-            if attempt.returncode == 0:
-                break
-            culprit = _find_cell(notebook, attempt.last_cell)
-            if culprit is None:
-                # Also when a test cell kills the kernel: tests are restored, not disabled.
-                outcome.flags.add("error")
-                outcome.notes.append(
-                    "nbgrader could not grade this notebook: " + _tail(attempt.log)
-                )
-                break
-            why = "ran past the time limit" if attempt.killed else "stopped the kernel"
-            outcome.flags.add("timed out" if attempt.killed else "crashed")
-            outcome.notes.append(f"a cell {why} and was disabled: {_first_line(culprit.source)}")
-            culprit.source = DISABLED_CELL
-        else:
-            outcome.flags.add("error")
-            outcome.notes.append(f"gave up after disabling {MAX_RESCUES} cells")
-        if _has_timeouts(self._paths("autograded", student) / name):
-            outcome.flags.add("timed out")
-            outcome.notes.append(f"a cell ran past {self.cell_timeout} s and was interrupted")
-        return outcome
-
-    def feedback(self) -> str:
-        """Write feedback/<student>/<assignment>/*.html for everyone graded; returns any error."""
-        done = self._nbgrader("generate_feedback", self.assignment, "--force")
-        return "" if done.returncode == 0 else _tail(done.stdout + done.stderr)
+    def publish(self, run: Run) -> None:
+        """Copy a finished run's scores, graded notebook and feedback into the real course."""
+        self.record(run.student, run.grades)
+        for step in ("submitted", "autograded", "feedback"):
+            source = run.path(step) / self.assignment
+            target = self._real(step, run.student)
+            shutil.rmtree(target, ignore_errors=True)
+            if source.is_dir():
+                shutil.copytree(source, target, symlinks=True)
 
     def scores(self, students: list[str]) -> dict[str, tuple[float, float, bool]]:
         """(score, max score, needs manual grade) of each student, read from the gradebook."""
@@ -262,28 +252,206 @@ class Course:
                 )
         return found
 
+    # -- one student, in a scratch course ------------------------------------------------------
+
+    def _new_run(self, student: str, name: str) -> Run:
+        run = Run(self.scratch / f"run-{next(self._slots):04d}", student, name)
+        (run.course / "submitted" / student / self.assignment).mkdir(parents=True)
+        shutil.copy(self.template, run.course / "gradebook.db")
+        (run.course / "nbgrader_config.py").write_text(
+            SCRATCH_CONFIG.format(
+                course_id=COURSE_ID,
+                timeout=self.cell_timeout,
+                ip=str(run.folder / "runtime" / "kernel"),
+                connection=str(run.folder / "runtime" / "kernel.json"),
+            )
+        )
+        kernels = run.folder / "jupyter" / "kernels" / "python3"
+        kernels.mkdir(parents=True)
+        for folder in ("runtime", "config", "work"):
+            (run.folder / folder).mkdir()
+        policy = Policy(
+            work=str(run.folder / "work"),
+            runtime=str(run.folder / "runtime"),
+            read_only=read_only_paths(os.environ.get("MINIGPT_DATA_DIR")),
+            findings=str(run.folder / "findings.log"),
+            memory_bytes=self.memory_bytes,
+            sandboxed=self.sandboxed,
+        )
+        policy.save(run.folder / "policy.json")
+        spec = kernel_spec(run.folder / "policy.json")
+        spec["interrupt_mode"] = "message"  # signals cannot reach a kernel inside the sandbox
+        (kernels / "kernel.json").write_text(json.dumps(spec))
+        return run
+
+    def _attempt(self, run: Run, total_seconds: int) -> Attempt:
+        """One `nbgrader autograde` in its own process group; past `total_seconds` the whole
+        group (nbgrader, the launcher and the sandbox) is killed."""
+        trace = run.folder / "trace.log"
+        trace.unlink(missing_ok=True)
+        env = self._env(
+            JUPYTER_PATH=str(run.folder / "jupyter"),
+            JUPYTER_RUNTIME_DIR=str(run.folder / "runtime"),
+            JUPYTER_CONFIG_DIR=str(run.folder / "config"),
+            JUPYTER_DATA_DIR=str(run.folder / "jupyter"),
+            **{TRACE_ENV: str(trace)},
+        )
+        command = self._nbgrader(
+            "autograde",
+            self.assignment,
+            f"--student={run.student}",
+            "--force",
+            cwd=run.course,
+            db_url=run.db_url,
+        )
+        with subprocess.Popen(
+            command,
+            cwd=run.course,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        ) as process:
+            try:
+                log, _ = process.communicate(timeout=total_seconds)
+                killed = False
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                log, _ = process.communicate()
+                killed = True
+        started, run.finished = _read_trace(trace)
+        culprit = started[-1] if started and started[-1] not in run.finished else None
+        return Attempt(-9 if killed else process.returncode, log, killed, culprit)
+
+    def autograde(
+        self, student: str, notebook: nbformat.NotebookNode, name: str, answers: set[str]
+    ) -> Run:
+        """Autograde one student's repaired notebook in a fresh scratch course.
+
+        `answers` are the ids of the answer cells: when a test cell stops the kernel while it
+        runs the student's code, the answer just before it is the one disabled."""
+        run = self._new_run(student, name)
+        target = run.path("submitted") / self.assignment / name
+        code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
+        total_seconds = self.cell_timeout * (code_cells + 2) + 120
+        for _ in range(MAX_RESCUES + 1):
+            nbformat.write(notebook, target)
+            attempt = self._attempt(run, total_seconds)
+            if attempt.returncode == 0:
+                break
+            culprit = _blame(notebook, attempt.culprit, answers)
+            if culprit is None:
+                run.flags.add("error")
+                run.notes.append("nbgrader could not grade this notebook: " + _tail(attempt.log))
+                break
+            why = "ran past the time limit" if attempt.killed else "stopped the kernel"
+            run.flags.add("timed out" if attempt.killed else "crashed")
+            run.notes.append(f"a cell {why} and was disabled: {_first_line(culprit.source)}")
+            culprit.source = DISABLED_CELL
+        else:
+            run.flags.add("error")
+            run.notes.append(f"gave up after disabling {MAX_RESCUES} cells")
+        findings = run.folder / "findings.log"
+        if findings.exists():
+            run.findings = findings.read_text(encoding="utf-8", errors="replace").splitlines()
+        graded = run.path("autograded") / self.assignment / name
+        if "error" not in run.flags:
+            run.grades = self._grades(run)
+            self._feedback(run, graded)
+        if graded.exists():
+            _flag_outputs(nbformat.read(graded, as_version=4), run, self.cell_timeout)
+        return run
+
+    def _grades(self, run: Run) -> dict[str, tuple[float, float]]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(run.db_url) as gradebook:
+            try:
+                submission = gradebook.find_submission(self.assignment, run.student)
+            except MissingEntry:
+                return {}
+            return {
+                grade.name: (grade.score, grade.max_score)
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+            }
+
+    def _feedback(self, run: Run, graded: Path) -> None:
+        """Feedback HTML from a copy of the graded notebook without hidden tests or tracebacks."""
+        from nbgrader.preprocessors import ClearHiddenTests
+
+        if not graded.exists():
+            return
+        shown = run.course / "shown"
+        nb = nbformat.read(graded, as_version=4)
+        nb, _ = ClearHiddenTests().preprocess(nb, {})
+        for cell in nb.cells:
+            if (cell.metadata.get("nbgrader") or {}).get("grade") and cell.cell_type == "code":
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
+        target = shown / run.student / self.assignment / run.name
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+        done = self._run_nbgrader(
+            "generate_feedback",
+            self.assignment,
+            f"--student={run.student}",
+            "--force",
+            f"--CourseDirectory.autograded_directory={shown.name}",
+            cwd=run.course,
+            db_url=run.db_url,
+        )
+        if done.returncode != 0:
+            run.notes.append("feedback could not be written: " + _tail(done.stdout + done.stderr))
+
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _find_cell(notebook: nbformat.NotebookNode, source: str | None):
-    if source is None:
+def _read_trace(trace: Path) -> tuple[list[str], list[str]]:
+    started, finished = [], []
+    if trace.exists():
+        for line in trace.read_text(encoding="utf-8").splitlines():
+            event, _, cell_id = line.partition("\t")
+            (started if event == "run" else finished).append(cell_id)
+    return started, finished
+
+
+def _blame(notebook: nbformat.NotebookNode, cell_id: str | None, answers: set[str]):
+    """The cell to disable: the one that was running, or, for a test, the answer it tests."""
+    if cell_id is None:
         return None
+    index = next((i for i, c in enumerate(notebook.cells) if c.get("id") == cell_id), None)
+    if index is None:
+        return None
+    cell = notebook.cells[index]
+    if not (cell.metadata.get("nbgrader") or {}).get("grade"):
+        return cell
     return next(
-        (c for c in notebook.cells if c.cell_type == "code" and c.source.strip() == source.strip()),
+        (c for c in reversed(notebook.cells[:index]) if c.get("id") in answers),
         None,
     )
 
 
-def _has_timeouts(path: Path) -> bool:
-    if not path.exists():
-        return False
-    nb = nbformat.read(path, as_version=4)
-    return any(
-        output.get("ename") == "CellTimeoutError"
+def _flag_outputs(nb: nbformat.NotebookNode, run: Run, cell_timeout: int) -> None:
+    """What the graded notebook's errors say about the run: timeouts, exits, memory."""
+    names = {
+        output.get("ename")
         for cell in nb.cells
         for output in cell.get("outputs", [])
-    )
+        if output.get("output_type") == "error"
+    }
+    if "CellTimeoutError" in names:
+        run.flags.add("timed out")
+        run.notes.append(f"a cell ran past {cell_timeout} s and was interrupted")
+    if "SystemExit" in names:
+        run.flags.add("exited")
+        run.notes.append("a cell called exit() or sys.exit(): SystemExit")
+    if "MemoryError" in names:
+        run.flags.add("out of memory")
+        run.notes.append("a cell ran out of memory (MemoryError)")
 
 
 def _first_line(source: str) -> str:
