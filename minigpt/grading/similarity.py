@@ -3,14 +3,17 @@
 Each answer is reduced to its Python tokens without comments, docstrings, blank lines or
 spacing; every name that is not an attribute, a keyword argument, a keyword or a builtin
 becomes v1, v2, ... in order of first use; then what it shares with the released stub (the
-signature) is taken out. Two
-students whose reduced answers to the same task agree almost everywhere (difflib's ratio) are
-listed as a pair, for a person to look at: a flag is never a penalty. Answers that are the
-released stub, too short to tell apart, or the reference solution itself are not compared.
+signature) is taken out. Two students whose reduced answers to the same task agree almost
+everywhere (difflib's ratio) are listed as a pair, for a person to look at: a flag is never a
+penalty. Answers that are the released stub, too short to tell apart, or the reference
+solution itself are not compared.
 
-Python's own `tokenize` and `difflib` do the work: copydetect and pycode_similar compare whole
-files (copydetect's fingerprints need longer texts than a five-line answer, pycode_similar
-compares function by function), while an answer cell here is a few lines inside one function.
+Python's own `tokenize` and `difflib` do the work. copydetect (MOSS-style fingerprints, the
+stub as its boilerplate) was tried first on the course's own answers, the correct alternatives
+of tests/variants/: it found 57 of their 76 renamed copies (its tokens keep `self`, and its
+25-character fingerprints break on a changed bracket in a five-line answer), this comparison
+finds all 76. Of the 115 pairs of independently written answers, each put the same one above
+its threshold: an alternative one token away from the solution, which is set aside anyway.
 """
 
 from __future__ import annotations
