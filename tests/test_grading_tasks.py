@@ -120,6 +120,10 @@ def test_an_open_gradebook_and_a_missing_notebook_still_give_the_points(gradeboo
 def test_failure_message_is_the_last_line_without_colours():
     cell = new_code_cell("x", outputs=[error("ExerciseCheckFailed", "shape (2,), got (3,)", "x")])
     assert failure_message(cell) == "ExerciseCheckFailed: shape (2,), got (3,)"
+    blank = new_code_cell(
+        "x", outputs=[error("NotImplementedError", "", "raise NotImplementedError()")]
+    )
+    assert failure_message(blank) == "NotImplementedError"
     assert failure_message(new_code_cell("x")) == ""
 
 

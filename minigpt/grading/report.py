@@ -224,7 +224,11 @@ def _messages(summaries: list[TaskSummary]) -> str:
             continue
         rows = "".join(
             f"<tr><td class=num>{m.students}</td><td><code>{_e(m.message)}</code>"
-            + (f" <span class=muted>({m.wordings} wordings)</span>" if m.wordings > 1 else "")
+            + (
+                f" <span class=muted>({m.wordings} variants, numbers differ)</span>"
+                if m.wordings > 1
+                else ""
+            )
             + "</td></tr>"
             for m in s.messages
         )

@@ -34,8 +34,8 @@ def failure_message(cell) -> str:
         )
         if not last:
             evalue = str(output.get("evalue", "")).strip().splitlines()
-            last = f"{output.get('ename', 'Error')}: {evalue[-1] if evalue else ''}".strip(": ")
-        return last[:MAX_MESSAGE]
+            last = f"{output.get('ename', 'Error')}: {evalue[-1] if evalue else ''}"
+        return last.rstrip(": ")[:MAX_MESSAGE]  # "NotImplementedError: " has no message
     return ""
 
 
