@@ -14,7 +14,15 @@ import pytest
 import yaml
 from course_notebooks import ASSIGNMENTS, ROOT, exercise_path, solution_path
 
-from minigpt.grading.similarity import MIN_TOKENS, THRESHOLD, find_similar, reduce, similarity
+from minigpt.grading.similarity import (
+    MIN_TOKENS,
+    THRESHOLD,
+    find_similar,
+    reduce,
+    released_stub,
+    similarity,
+    tokens,
+)
 from minigpt.grading.tasks import answers
 
 
@@ -70,10 +78,7 @@ def test_renamed_copies_are_listed_and_independent_answers_are_not(assignment):
         students["solution-1"] = {grade_id: solution}
         students["solution-2"] = {grade_id: renamed_copy(solution.replace("### ", "# "))}
 
-        listed = {
-            (p.first, p.second)
-            for p in find_similar(students, {grade_id: stub}, {grade_id: solution})
-        }
+        listed = {(p.first, p.second) for p in find_similar(students, {grade_id: solution})}
 
         reference = reduce(solution, stub)
         expected = set()
@@ -97,19 +102,29 @@ def test_the_bare_stub_leaves_nothing_to_compare():
     assert all(reduce(stub, stub) == [] for stub in stubs.values())
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_stub_rebuilt_from_the_solution_is_the_one_students_got(assignment):
+    stubs, solutions, _ = course_answers(assignment)
+    assert {g: tokens(released_stub(s)) for g, s in solutions.items()} == {
+        g: tokens(stub) for g, stub in stubs.items()
+    }
+
+
 def test_pairs_come_most_similar_first_and_only_for_the_tasks_asked():
     body = (
         "    total = 0\n    for item in items:\n        total = total + item * item\n"
         "    return total\n"
     )
     near = body.replace("item * item", "item * item + 1")
-    stub = "def f(items):\n    raise NotImplementedError()\n"
+    solution = (
+        "def f(items):\n    ### BEGIN SOLUTION\n    return sum(items)\n    ### END SOLUTION\n"
+    )
     students = {
         "ann": {"t": "def f(items):\n" + body, "u": "x"},
         "bob": {"t": "def f(things):\n" + body.replace("item", "thing")},
         "cid": {"t": "def f(items):\n" + near},
     }
-    pairs = find_similar(students, {"t": stub})
+    pairs = find_similar(students, {"t": solution})
     assert [(p.first, p.second) for p in pairs] == [("ann", "bob"), ("ann", "cid"), ("bob", "cid")]
     assert pairs[0].similarity == 1.0 > pairs[1].similarity >= THRESHOLD
     assert all(p.grade_id == "t" for p in pairs)

@@ -114,27 +114,41 @@ def reduce(source: str, stub: str = "") -> list[str]:
     return own_part(canonical(_without_docstrings(tokens(source))), stub_words)
 
 
+def released_stub(solution: str) -> str:
+    """The cell students were given: nbgrader put `raise NotImplementedError()` (after a
+    comment) where the instructor's notebook has its solution between the markers."""
+    lines, inside = [], False
+    for line in solution.splitlines():
+        if line.strip() == MARKERS[0]:
+            inside = True
+            lines.append(line[: len(line) - len(line.lstrip())] + "raise NotImplementedError()")
+        elif line.strip() == MARKERS[1]:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def similarity(a: list[str], b: list[str]) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def find_similar(
     answers: dict[str, dict[str, str]],
-    stubs: dict[str, str],
-    solutions: dict[str, str] | None = None,
+    solutions: dict[str, str],
     threshold: float = THRESHOLD,
     min_tokens: int = MIN_TOKENS,
 ) -> list[SimilarPair]:
     """Pairs of students with near-identical answers to the same task, most similar first.
 
-    `answers` maps student -> grade_id -> submitted source, `stubs` grade_id -> the released
-    cell, `solutions` grade_id -> the instructor's cell (markers are ignored). Only the tasks
-    in `stubs` are compared.
+    `answers` maps student -> grade_id -> submitted source; `solutions` maps grade_id -> the
+    answer cell of the instructor's notebook, with its solution markers, from which the stub
+    students received is rebuilt. Only the tasks in `solutions` are compared.
     """
-    solutions = solutions or {}
     pairs = []
-    for grade_id, stub in stubs.items():
-        reference = reduce(solutions.get(grade_id, ""), stub)
+    for grade_id, solution in solutions.items():
+        stub = released_stub(solution)
+        reference = reduce(solution, stub)
         reduced = {}
         for student, cells in answers.items():
             if grade_id not in cells:
@@ -142,7 +156,7 @@ def find_similar(
             mine = reduce(cells[grade_id], stub)
             if len(mine) < min_tokens:
                 continue  # the stub, or too little to tell
-            if reference and similarity(mine, reference) >= threshold:
+            if similarity(mine, reference) >= threshold:
                 continue  # the solution itself is not a sign of copying from a classmate
             reduced[student] = mine
         for (one, a), (two, b) in itertools.combinations(sorted(reduced.items()), 2):
