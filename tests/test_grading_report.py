@@ -122,7 +122,7 @@ def test_report_is_one_offline_file_where_student_text_stays_text(graded_class, 
         assert figure.replace("'", "&#x27;") in page, figure
     assert "fay" in page and "unreadable" in page
     assert ">eve<" not in page  # a repaired notebook needs no look
-    assert "# ann" in page  # the similar pair shows both answers
+    assert "<details open>" in page and "# ann" in page  # the pair shows both answers
 
 
 def test_a_class_with_no_scores_still_gets_a_report(tmp_path):

@@ -264,7 +264,7 @@ def _similar(rows: Sequence[Row], similar: Sequence[SimilarPair]) -> str:
     for pair in similar:
         code = [answers.get(s, {}).get(pair.grade_id, "") for s in (pair.first, pair.second)]
         parts.append(
-            f"<details><summary>{_e(pair.first)} and {_e(pair.second)}: "
+            f"<details open><summary>{_e(pair.first)} and {_e(pair.second)}: "
             f"<code>{_e(pair.grade_id)}</code>, {pair.similarity:.0%} alike</summary>"
             f'<div class="pair"><div><b>{_e(pair.first)}</b><pre>{_e(code[0])}</pre></div>'
             f"<div><b>{_e(pair.second)}</b><pre>{_e(code[1])}</pre></div></div></details>"
