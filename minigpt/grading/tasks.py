@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from minigpt.grading.results import TaskResult
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_MESSAGE = 300  # characters: a message is a reason, not a dump of the student's tensors
@@ -51,7 +55,7 @@ def _messages(autograded_notebook: Path | None) -> dict[str, str]:
 
 
 def task_results(
-    gradebook, assignment: str, student: str, autograded_notebook: Path | None
+    gradebook: Gradebook | str, assignment: str, student: str, autograded_notebook: Path | None
 ) -> list[TaskResult]:
     """Each graded cell of `student`'s submission, in notebook order, with why it lost points.
 
