@@ -8,12 +8,15 @@ the instructor download, so the id comes from where a notebook came from (`Row.o
   Section`, then one column per assignment, and a `Points Possible` row. Canvas matches a row
   by `ID`, its numeric user id, which its submission download puts in every file name
   (`doejane_12345_678901_01-bigrams.ipynb`, or `doejane_LATE_12345_...`); without one it tries
-  `SIS Login ID` (here the student id) and then the name.
+  `SIS Login ID` (here the student id) and then the name. Anonymous grading puts no user id
+  in file names, so its students can only go through the plain csv.
 - Moodle (assignment > "Upload grading worksheet", the offline grading worksheet feedback
   type): `Identifier` ("Participant 12345"), `Grade` and `Last modified (grade)` are required;
   `Feedback comments` is read when that feedback type is on. The participant number is the one
   in the folder names of Moodle's "Download all submissions"
-  (`Jane Doe_12345_assignsubmission_file_/`). The column names are Moodle's English ones.
+  (`Jane Doe_12345_assignsubmission_file_/`). The column names are Moodle's English ones, and
+  an English interface also reads "7.5" as a number (one with a decimal comma would not).
+  Students whose files came from elsewhere have no participant number and are left out.
 - csv: one row per student with the score and each task's points, for any LMS whose import
   lets you map columns (Moodle's gradebook import, Blackboard, Brightspace...).
 """
