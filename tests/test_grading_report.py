@@ -61,7 +61,8 @@ def test_task_figures_count_passes_points_and_messages(graded_class):
 
 
 def test_terminal_summary_shows_the_same_figures(graded_class):
-    text = class_summary(graded_class, [SimilarPair("ann", "eve", "counts", 0.95)])
+    similar = [SimilarPair("ann", "eve", "counts", 0.95), SimilarPair("eve", "dan", "counts", 1.0)]
+    text = class_summary(graded_class, similar)
     assert "7 submission(s), 7 scored out of 5: mean 2.57, median 3" in text
     histogram = [line for line in text.splitlines() if re.match(r" +\d+ \|", line)]
     assert histogram == [
@@ -74,7 +75,7 @@ def test_terminal_summary_shows_the_same_figures(graded_class):
     ]
     assert "test-counts    3/6    50%   1.00 of 2" in text
     assert f"    2  {SHAPE}" in text
-    assert "ann and eve: counts, 95% alike" in text
+    assert "ann, dan, eve: counts, 95% to 100% alike" in text  # pairs joined into one group
 
 
 class Tags(HTMLParser):
@@ -123,6 +124,15 @@ def test_report_is_one_offline_file_where_student_text_stays_text(graded_class, 
     assert "fay" in page and "unreadable" in page
     assert ">eve<" not in page  # a repaired notebook needs no look
     assert "<details open>" in page and "# ann" in page  # the pair shows both answers
+
+
+def test_a_large_group_of_similar_answers_is_one_entry(graded_class, tmp_path):
+    names = ["ann", "bob", "cid", "dan", "eve"]
+    similar = [SimilarPair(a, b, "counts", 1.0) for a, b in zip(names, names[1:], strict=False)]
+    page = write_report(graded_class, "01-demo", tmp_path, similar).read_text()
+    assert "1 group(s) of similar answers" in page
+    assert page.count("<details open>") == 1
+    assert "Also: eve" in page  # four answers side by side, the rest named
 
 
 def test_a_class_with_no_scores_still_gets_a_report(tmp_path):

@@ -17,7 +17,10 @@ from course_notebooks import ASSIGNMENTS, ROOT, exercise_path, solution_path
 from minigpt.grading.similarity import (
     MIN_TOKENS,
     THRESHOLD,
+    SimilarGroup,
+    SimilarPair,
     find_similar,
+    groups,
     reduce,
     released_stub,
     similarity,
@@ -128,3 +131,18 @@ def test_pairs_come_most_similar_first_and_only_for_the_tasks_asked():
     assert [(p.first, p.second) for p in pairs] == [("ann", "bob"), ("ann", "cid"), ("bob", "cid")]
     assert pairs[0].similarity == 1.0 > pairs[1].similarity >= THRESHOLD
     assert all(p.grade_id == "t" for p in pairs)
+
+
+def test_pairs_join_into_one_group_per_task():
+    pairs = [
+        SimilarPair("ann", "bob", "t", 1.0),
+        SimilarPair("bob", "cid", "t", 0.92),
+        SimilarPair("dan", "eve", "t", 0.95),
+        SimilarPair("ann", "bob", "u", 0.9),
+    ]
+    assert groups(pairs) == [
+        SimilarGroup("t", ("ann", "bob", "cid"), 0.92, 1.0),
+        SimilarGroup("t", ("dan", "eve"), 0.95, 0.95),
+        SimilarGroup("u", ("ann", "bob"), 0.9, 0.9),
+    ]
+    assert groups([]) == []

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minigpt.grading.results import Row
-from minigpt.grading.similarity import SimilarPair
+from minigpt.grading.similarity import SimilarGroup, SimilarPair, groups
 
 TOP_MESSAGES = 5  # failure messages shown per task
+SHOWN_ANSWERS = 4  # answers shown side by side for one group of similar answers
 HARMLESS_FLAGS = {"repaired"}  # nothing to do: the grade is right
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 
@@ -114,6 +115,15 @@ def _histogram_bins(rows: Sequence[Row]) -> list[tuple[float, int]]:
     return [(points, counts.get(points, 0)) for points in range(top + 1)]
 
 
+def _group_line(group: SimilarGroup) -> str:
+    alike = (
+        f"{group.lowest:.0%}"
+        if group.lowest == group.highest
+        else (f"{group.lowest:.0%} to {group.highest:.0%}")
+    )
+    return f"{', '.join(group.students)}: {group.grade_id}, {alike} alike"
+
+
 def class_summary(rows: Sequence[Row], similar: Iterable[SimilarPair] = ()) -> str:
     """The report's figures as plain text, for the end of `minigpt grade`."""
     lines = ["Class: " + _score_line(rows), "", "Scores (students per point):"]
@@ -132,12 +142,10 @@ def class_summary(rows: Sequence[Row], similar: Iterable[SimilarPair] = ()) -> s
             if s.messages:
                 lines += ["", f"Why {s.grade_id} failed (students):"]
                 lines += [f"  {m.students:>3}  {m.message}" for m in s.messages]
-    similar = list(similar)
-    if similar:
+    similar_groups = groups(similar)
+    if similar_groups:
         lines += ["", "Similar answers (for a human look, not a penalty):"]
-        lines += [
-            f"  {p.first} and {p.second}: {p.grade_id}, {p.similarity:.0%} alike" for p in similar
-        ]
+        lines += [f"  {_group_line(g)}" for g in similar_groups]
     return "\n".join(lines)
 
 
@@ -249,8 +257,8 @@ def _flagged(rows: Sequence[Row]) -> str:
     return f"<table><tr><th>student</th><th>flags</th><th>notes</th></tr>{body}</table>"
 
 
-def _similar(rows: Sequence[Row], similar: Sequence[SimilarPair]) -> str:
-    if not similar:
+def _similar(rows: Sequence[Row], found: list[SimilarGroup]) -> str:
+    if not found:
         return "<p>No two answers are near-identical.</p>"
     answers = {row.student: row.answers for row in rows}
     parts = [
@@ -258,13 +266,17 @@ def _similar(rows: Sequence[Row], similar: Sequence[SimilarPair]) -> str:
         "the released stub and the reference solution are set aside. A prompt for a look, "
         "never a penalty: short or standard answers can coincide.</p>"
     ]
-    for pair in similar:
-        code = [answers.get(s, {}).get(pair.grade_id, "") for s in (pair.first, pair.second)]
+    for group in found:
+        shown = group.students[:SHOWN_ANSWERS]
+        more = group.students[SHOWN_ANSWERS:]
+        code = "".join(
+            f"<div><b>{_e(s)}</b><pre>{_e(answers.get(s, {}).get(group.grade_id, ''))}</pre></div>"
+            for s in shown
+        )
+        rest = f"<p class=muted>Also: {_e(', '.join(more))}</p>" if more else ""
         parts.append(
-            f"<details open><summary>{_e(pair.first)} and {_e(pair.second)}: "
-            f"<code>{_e(pair.grade_id)}</code>, {pair.similarity:.0%} alike</summary>"
-            f'<div class="pair"><div><b>{_e(pair.first)}</b><pre>{_e(code[0])}</pre></div>'
-            f"<div><b>{_e(pair.second)}</b><pre>{_e(code[1])}</pre></div></div></details>"
+            f"<details open><summary>{_e(_group_line(group))}</summary>"
+            f'<div class="pair">{code}</div>{rest}</details>'
         )
     return "".join(parts)
 
@@ -272,18 +284,20 @@ def _similar(rows: Sequence[Row], similar: Sequence[SimilarPair]) -> str:
 def render_report(rows: Sequence[Row], assignment: str, similar: Sequence[SimilarPair] = ()) -> str:
     summaries = task_summaries(rows)
     flagged = needs_a_look(rows)
+    similar_groups = groups(similar)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{POLICY}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Class report: {_e(assignment)}</title><style>{STYLE}</style></head><body>
 <h1>Class report: {_e(assignment)}</h1>
-<p>{_e(_score_line(rows))}. {len(flagged)} need a look, {len(list(similar))} similar pair(s).</p>
+<p>{_e(_score_line(rows))}. {len(flagged)} need a look,
+{len(similar_groups)} group(s) of similar answers.</p>
 {_figures(rows, summaries)}
 <h2>Tasks</h2>{_task_table(summaries) if summaries else "<p>No per-task results.</p>"}
 <h2>Most common failures</h2>{_messages(summaries)}
 <h2>Submissions that need a look</h2>{_flagged(rows)}
-<h2>Similar answers</h2>{_similar(rows, list(similar))}
+<h2>Similar answers</h2>{_similar(rows, similar_groups)}
 </body></html>
 """
 

@@ -23,6 +23,7 @@ import io
 import itertools
 import keyword
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -48,6 +49,14 @@ class SimilarPair:
     second: str
     grade_id: str
     similarity: float  # 0..1, the share of the two reduced answers that match
+
+
+@dataclass(frozen=True)
+class SimilarGroup:
+    grade_id: str
+    students: tuple[str, ...]
+    lowest: float  # the least and the most similar of the listed pairs that join the group
+    highest: float
 
 
 def tokens(source: str) -> list[str]:
@@ -167,3 +176,27 @@ def find_similar(
             if score >= threshold:
                 pairs.append(SimilarPair(one, two, grade_id, round(score, 3)))
     return sorted(pairs, key=lambda p: (-p.similarity, p.grade_id, p.first, p.second))
+
+
+def groups(pairs: Iterable[SimilarPair]) -> list[SimilarGroup]:
+    """Pairs joined into groups per task: ten students with one answer make one group, not 45
+    pairs. Most similar groups first."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(key):
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    pairs = list(pairs)
+    for pair in pairs:
+        parent[root((pair.grade_id, pair.second))] = root((pair.grade_id, pair.first))
+    members: dict[tuple[str, str], list[SimilarPair]] = {}
+    for pair in pairs:
+        members.setdefault(root((pair.grade_id, pair.first)), []).append(pair)
+    found = []
+    for (grade_id, _), joined in members.items():
+        students = sorted({s for p in joined for s in (p.first, p.second)})
+        scores = [p.similarity for p in joined]
+        found.append(SimilarGroup(grade_id, tuple(students), min(scores), max(scores)))
+    return sorted(found, key=lambda g: (-g.highest, g.grade_id, g.students))
