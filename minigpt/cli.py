@@ -86,6 +86,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from minigpt.utils import environment_report
 
     report = environment_report()
+    report["grading sandbox"] = _sandbox_status()
     try:
         report["tiny shakespeare"] = f"ok ({fetch_shakespeare()})"
     except DataError as err:
@@ -96,24 +97,68 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_status() -> str:
+    try:
+        from minigpt.grading.sandbox import SandboxUnavailable, bwrap_path, check_sandbox
+    except ImportError:
+        return "not installed (only instructors need it)"
+    try:
+        check_sandbox()
+    except SandboxUnavailable as err:
+        return f"NOT AVAILABLE: {err}"
+    return f"ok (bubblewrap at {bwrap_path()})"
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from minigpt.grading.batch import grade_class, summary, write_csv
+    import nbformat
+
+    from minigpt.grading.batch import UNGRADED, exit_status, grade_class, summary, write_csv
     from minigpt.grading.collect import CollectError
+    from minigpt.grading.lms import write_lms
     from minigpt.grading.nbgrader_runner import GradingSetupError
+    from minigpt.grading.report import class_summary, write_report
+    from minigpt.grading.sandbox import SandboxUnavailable
+    from minigpt.grading.similarity import find_similar
+    from minigpt.grading.tasks import answers
 
     course = Path(args.course)
     try:
         rows = grade_class(
-            course, args.assignment, Path(args.submissions), args.jobs, args.timeout, args.memory_gb
+            course,
+            args.assignment,
+            Path(args.submissions),
+            args.jobs,
+            args.timeout,
+            args.memory_gb,
+            sandboxed=not args.no_sandbox,
         )
-    except (CollectError, GradingSetupError) as err:
+    except (CollectError, GradingSetupError, SandboxUnavailable) as err:
         print(f"minigpt grade: {err}", file=sys.stderr)
         return 1
     out = Path(args.csv) if args.csv else course / f"grades-{args.assignment}.csv"
     write_csv(rows, out)
+    source = next((course / "solutions" / args.assignment).glob("*.ipynb"))
+    solutions = answers(nbformat.read(source, as_version=4))
+    similar = find_similar({row.student: row.answers for row in rows}, solutions)
+    page = write_report(rows, args.assignment, out.parent, similar)
     print(summary(rows))
-    print(f"\ngrades: {out}\nfeedback: {course / 'feedback'}/<student>/{args.assignment}/")
-    return 0
+    print("\n" + class_summary(rows, similar))
+    print(f"\ngrades: {out}\nreport: {page}")
+    print(f"feedback: {course / 'feedback'}/<student>/{args.assignment}/")
+    if args.lms:
+        exported, warnings = write_lms(
+            rows, args.assignment, args.lms, out.parent, column=args.lms_column
+        )
+        for warning in warnings:
+            print(f"warning: {warning}")
+        print(f"{args.lms} import file: {exported}")
+    if args.no_sandbox:
+        print("\nWARNING: graded WITHOUT a sandbox (--no-sandbox): student code could read and")
+        print("change anything this user can. Every row says so.")
+    ungraded = [row.student for row in rows if row.flags & UNGRADED]
+    if ungraded:
+        print(f"\n{len(ungraded)} submission(s) could not be graded: {', '.join(ungraded)}")
+    return exit_status(rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         "grade",
         help="grade a class of submitted notebooks (instructors; needs minigpt[grading])",
         description="Autograde every notebook in a folder or LMS zip with nbgrader, one student "
-        "at a time, after repairing what Colab and students break. Writes a grades CSV and "
-        "per-student feedback, and lists what needs a human look.",
+        "at a time, each in a bubblewrap sandbox, after repairing what Colab and students break. "
+        "Writes a grades CSV, a class report, per-student feedback, and lists what needs a "
+        "human look. Exits 2 when a submission could not be graded.",
     )
     grade.add_argument("assignment", help="e.g. 01-bigrams (a folder of solutions/)")
     grade.add_argument("submissions", help="a folder of .ipynb files, or an LMS .zip")
@@ -163,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
     grade.add_argument(
         "--memory-gb", type=float, default=4.0, help="memory per notebook (default 4)"
+    )
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code WITHOUT isolation (no bubblewrap here); only for notebooks you "
+        "trust: every row is flagged unsandboxed",
+    )
+    grade.add_argument(
+        "--lms",
+        choices=["canvas", "moodle", "csv"],
+        help="also write the grades as this LMS's import file (see the instructors' guide)",
+    )
+    grade.add_argument(
+        "--lms-column",
+        help='Canvas: the assignment column, e.g. "Exercise 1 (4242)" with its Canvas id '
+        "(default: the assignment's name)",
     )
     grade.set_defaults(run=_grade)
     return parser

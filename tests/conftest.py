@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import urllib.request
 from pathlib import Path
 
@@ -39,3 +40,26 @@ def char_splits():
     from minigpt.data import load_char_splits
 
     return load_char_splits()
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """A course folder with solutions/ and the nbgrader config, as an instructor has it."""
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """Grading tests run student code in bubblewrap: CI must have it, elsewhere they skip."""
+    from minigpt.grading.sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must grade in the sandbox: {err}")
+        pytest.skip(str(err))

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import copy
 import csv
-import shutil
 
 import nbformat
 import pytest
 from course_notebooks import (
     ASSIGNMENTS,
-    ROOT,
     blank_student_notebook,
     grading,
     max_points,
@@ -110,15 +108,6 @@ def _raw(nb) -> str:
     return json.dumps(nb, indent=1)
 
 
-@pytest.fixture
-def course_copy(tmp_path):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    return root
-
-
 def gradebook_scores(root, assignment):
     from nbgrader.api import Gradebook
 
@@ -127,7 +116,9 @@ def gradebook_scores(root, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, course_copy, tmp_path):
+def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(
+    assignment, course_copy, tmp_path, sandbox
+):
     full = max_points(assignment)
     _, tail = last_answer_and_its_points(solved_student_notebook(assignment))
     files = submissions(assignment)
@@ -167,6 +158,8 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(assignment, cour
     }
     for student in set(expected) - {"garbage"}:
         assert (course_copy / "feedback" / student / assignment).is_dir()
+    assert rows["solved"].tasks and all(task.passed for task in rows["solved"].tasks)
+    assert all("NotImplementedError" in task.message for task in rows["blank"].tasks)
 
     out = tmp_path / "grades.csv"
     write_csv(list(rows.values()), out)

@@ -28,6 +28,10 @@ ASSIGNMENT = "01-bigrams"
         ("Jane Doe_4242_assignsubmission_file_/01-bigrams.ipynb", "jane-doe_4242"),  # Moodle
         ("carol/anything/01-bigrams.ipynb", "carol"),
         ("01-bigrams.ipynb", ""),
+        ("Zoë Müller_7_assignsubmission_file_/01-bigrams.ipynb", "zoë-müller_7"),
+        ("王芳_01-bigrams.ipynb", "王芳"),
+        ("Ірина Шевченко.ipynb", "ірина-шевченко"),
+        ("Zoe\u0308.ipynb", "zo\u00eb"),  # the same letter typed as e + combining diaeresis
     ],
 )
 def test_student_ids_from_file_names(path, expected):
@@ -60,6 +64,83 @@ def test_folder_collection_skips_junk_and_keeps_the_newest_duplicate(tmp_path):
         "bob: two files" in w and "grading the newer, bob_01-bigrams (1).ipynb" in w
         for w in warnings
     )
+
+
+def test_names_that_differ_in_one_letter_or_only_in_spelling_stay_apart(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Zoë Martin_1_assignsubmission_file_/01-bigrams.ipynb", "{}")
+        z.writestr("Zoé Martin_2_assignsubmission_file_/01-bigrams.ipynb", "{}")
+        z.writestr("jane doe.ipynb", "{}")
+        z.writestr("jane-doe.ipynb", "{}")
+    found, warnings = collect(archive, ASSIGNMENT, tmp_path / "scratch")
+    assert sorted(s.student for s in found) == [
+        "jane-doe",
+        "jane-doe-2",
+        "zoé-martin_2",
+        "zoë-martin_1",
+    ]
+    assert any("jane-doe is taken by" in w and "graded as jane-doe-2" in w for w in warnings)
+
+
+def test_every_skipped_zip_member_is_listed_with_its_reason(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../evil_01-bigrams.ipynb", "{}")
+        z.writestr("__MACOSX/._x.ipynb", "junk")
+        z.writestr("index.html", "<html>")
+        z.writestr("sam_01-bigrams.ipynb", "{}")
+    found, warnings = collect(archive, ASSIGNMENT, tmp_path / "scratch")
+    assert [s.student for s in found] == ["sam"]
+    assert any(
+        w.startswith("../../evil_01-bigrams.ipynb: skipped, its path leaves") for w in warnings
+    )
+    assert any(w.startswith("__MACOSX/._x.ipynb: skipped, a copy made by macOS") for w in warnings)
+    assert any(w.startswith("index.html: skipped, not a notebook") for w in warnings)
+
+
+def test_the_code_scan_names_what_an_answer_has_no_need_for(released):
+    from minigpt.grading.tamper import static_findings
+
+    nb = copy.deepcopy(released)
+    first = next(i for i, c in enumerate(nb.cells) if grading(c).get("solution"))
+    nb.cells[first].source = (
+        "import subprocess as sp\nimport minigpt.checks as mc\nmc.expect_close = print\n"
+        "get_ipython().events.register('pre_run_cell', print)\n!ls /\nopen('../../gradebook.db')\n"
+    )
+    nb.cells.insert(first + 1, nbformat.v4.new_code_cell("import torch\ntorch.allclose = max"))
+    found = " | ".join(static_findings(nb, released))
+    grade_id = grading(nb.cells[first])["grade_id"]
+    for expected in (
+        f"answer {grade_id} imports subprocess",
+        "assigns to mc.expect_close",
+        "calls get_ipython()",
+        "uses .events",
+        "opens ../../gradebook.db",
+        "assigns to torch.allclose",
+    ):
+        assert expected in found, (expected, found)
+    assert static_findings(solved_student_notebook(ASSIGNMENT), released) == []
+
+
+def test_guard_reports_about_course_cells_are_ignored_and_rewritten_tests_are_caught():
+    from minigpt.grading.tamper import guard_findings
+
+    trusted = {"setup": "aaa", "test-1": "bbb", "test-2": "ccc"}
+    lines = [
+        "cell\taaa",
+        "tampering\taaa\tstarted or signalled a process (subprocess.Popen)\timport torch",
+        "tampering\tddd\ttouched a file outside its folder (/work)\timport glob",
+        "cell\tbbb",
+        "cell\teee",
+    ]
+    found = guard_findings(lines, ["setup", "test-1", "test-2"], trusted, {"test-1", "test-2"})
+    assert found == [
+        "touched a file outside its folder (/work) in: import glob",
+        "test cell test-2 did not run as written (input rewritten?)",
+    ]
+    silenced = guard_findings([], ["setup", "test-1"], trusted, {"test-1"})
+    assert silenced == ["the grading guard heard nothing from the kernel (silenced?)"]
 
 
 def test_zip_collection_never_writes_outside_scratch(tmp_path):

@@ -19,6 +19,7 @@ from minigpt.grading.collect import Submission, collect
 from minigpt.grading.nbgrader_runner import Course
 from minigpt.grading.repair import read_notebook, repair
 from minigpt.grading.results import Row
+from minigpt.grading.tasks import answers, task_results
 
 FLAG_MEANINGS = {
     "repaired": "grading metadata, cell ids or deleted test cells were restored before grading",
@@ -140,9 +141,27 @@ def grade_class(
             row.score, row.max_score, manual = scores[row.student]
             if manual:
                 row.flags.add("needs manual grade")
+        _add_tasks_and_answers(course, rows, source_path.name)
         return rows
     finally:
         course.close()
+
+
+def _add_tasks_and_answers(course: Course, rows: list[Row], name: str) -> None:
+    """Each row's per-task points and messages, and its answer cells for the similarity check."""
+    from nbgrader.api import Gradebook
+
+    with course.lock, Gradebook(course.db_url) as gradebook:
+        for row in rows:
+            graded = course.root / "autograded" / row.student / course.assignment / name
+            row.tasks = task_results(gradebook, course.assignment, row.student, graded)
+            if graded.exists():
+                row.answers = answers(nbformat.read(graded, as_version=4))
+
+
+def exit_status(rows: list[Row]) -> int:
+    """0 when every submission was graded; 2 when any could not be (unreadable, or an error)."""
+    return 2 if any(row.flags & UNGRADED for row in rows) else 0
 
 
 def write_csv(rows: list[Row], path: Path) -> None:

@@ -46,7 +46,7 @@ def student_name(relative: PurePosixPath, assignment: str) -> str:
         canvas = CANVAS_PREFIX.match(stem)
         raw = canvas["student"] if canvas else re.sub(re.escape(assignment), "", stem, flags=re.I)
     raw = re.sub(r"\(\d+\)", "", raw)  # "alice (1).ipynb": a browser's second download
-    return " ".join(unicodedata.normalize("NFC", raw).casefold().split())
+    return " ".join(unicodedata.normalize("NFC", raw).lower().split()).strip(" -._")
 
 
 def student_id(relative: PurePosixPath, assignment: str) -> str:
@@ -139,7 +139,8 @@ def collect(source: Path, assignment: str, scratch: Path) -> tuple[list[Submissi
                 (candidate, earlier) if modified >= earlier.modified else (earlier, candidate)
             )
             warnings.append(
-                f"{name}: two files ({earlier.origin}, {candidate.origin}); grading the newer, "
+                f"{candidate.student}: two files ({earlier.origin}, {candidate.origin}); grading "
+                "the newer, "
                 f"{keep.origin}, and ignoring {drop.origin}"
             )
             candidate = keep

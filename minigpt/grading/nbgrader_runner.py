@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 
+from minigpt.data import DataError, fetch_shakespeare
 from minigpt.grading.sandbox import Policy, check_sandbox, kernel_spec, read_only_paths
 from minigpt.grading.traced_execute import TRACE_ENV
 
@@ -120,6 +121,7 @@ class Course:
         self.lock = threading.Lock()  # real-gradebook edits from this process, one at a time
         self.scratch = Path(tempfile.mkdtemp(prefix="minigpt-grade-"))
         self.template = self.scratch / "template.db"
+        self.data_dir = Path()  # set by release(), once the data is known to be there
         self._slots = itertools.count()
         if sandboxed:
             check_sandbox()
@@ -175,6 +177,10 @@ class Course:
                 'nbgrader is not installed: pip install "minigpt[grading]"'
             ) from err
         source = self.source_notebook()
+        try:  # the notebooks read it, and the sandbox has no network to download it
+            self.data_dir = fetch_shakespeare().parent
+        except DataError as err:
+            raise GradingSetupError(f"the notebooks need Tiny Shakespeare: {err}") from err
         release_dir = self.scratch / "release"
         for db_url in (self.db_url, f"sqlite:///{self.template}"):
             done = self._run_nbgrader(
@@ -273,7 +279,8 @@ class Course:
         policy = Policy(
             work=str(run.folder / "work"),
             runtime=str(run.folder / "runtime"),
-            read_only=read_only_paths(os.environ.get("MINIGPT_DATA_DIR")),
+            read_only=read_only_paths(str(self.data_dir)),
+            data_dir=str(self.data_dir),
             findings=str(run.folder / "findings.log"),
             memory_bytes=self.memory_bytes,
             sandboxed=self.sandboxed,

@@ -137,6 +137,15 @@ def repair(submitted: NotebookNode, released: NotebookNode) -> Repair:
     nb = copy.deepcopy(submitted)
     result = Repair(nb)
     cells, reference = nb.cells, released.cells
+    answers = {c.get("id"): c for c in reference if _grading(c).get("solution")}
+    for cell in cells:
+        want = answers.get(cell.get("id"))
+        if want is not None and cell.cell_type != want.cell_type:
+            result.note(
+                "answer not code",
+                f"{_grading(want)['grade_id']}: the answer cell was turned into {cell.cell_type}; "
+                "it cannot run, so that task earns nothing",
+            )
     matched = _match(reference, cells)
 
     restored = []

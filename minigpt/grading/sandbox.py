@@ -39,7 +39,7 @@ ETC_FILES = (
     "mime.types",
     "matplotlibrc",
 )
-PASSED_ENV = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "MINIGPT_QUICK", "MINIGPT_DATA_DIR")
+PASSED_ENV = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "MINIGPT_QUICK")
 SANDBOX_UID = 1000
 SCRATCH_BYTES = 512 * 1024**2
 
@@ -55,6 +55,7 @@ class Policy:
     work: str  # the only folder it may write (a fresh tmpfs at this path)
     runtime: str  # jupyter's connection file and sockets, shared with nbgrader
     read_only: list[str]  # Python, the venv, the minigpt package, the data
+    data_dir: str  # Tiny Shakespeare, fetched by the grader beforehand (no network inside)
     findings: str  # the guard's reports land here, outside the sandbox
     memory_bytes: int
     sandboxed: bool
@@ -91,14 +92,12 @@ def check_sandbox() -> None:
         )
 
 
-def read_only_paths(data_dir: str | None) -> list[str]:
-    """Python's own files, this venv and the minigpt package: what a kernel needs to start."""
+def read_only_paths(data_dir: str) -> list[str]:
+    """Python's own files, this venv, the minigpt package and the data: what a kernel needs."""
     import minigpt
 
-    paths = {sys.base_prefix, sys.prefix, str(Path(minigpt.__file__).resolve().parent)}
-    if data_dir:
-        paths.add(str(Path(data_dir).resolve()))
-    return sorted(paths)
+    package = str(Path(minigpt.__file__).resolve().parent)
+    return sorted({sys.base_prefix, sys.prefix, package, str(Path(data_dir).resolve())})
 
 
 def kernel_spec(policy_path: Path) -> dict:
@@ -151,6 +150,7 @@ def _kernel_env(policy: Policy) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
         MINIGPT_GUARD_ALLOWED=os.pathsep.join(allowed),
         JUPYTER_RUNTIME_DIR=policy.runtime,
+        MINIGPT_DATA_DIR=policy.data_dir,
     )
     return env
 

@@ -138,13 +138,23 @@ def _code_findings(source: str) -> list[str]:
 
 
 def _student_code(notebook: NotebookNode, released: NotebookNode) -> list[tuple[str, str]]:
-    """(label, source) of every code cell the student wrote or changed."""
+    """(label, source) of every code cell the student wrote or changed that will run.
+
+    Locked cells are left out (nbgrader runs their released text, whatever was submitted), and
+    so are copies of an answer."""
     given = {cell_hash(c.source) for c in released.cells if not _grading(c).get("solution")}
+    answers = {cell_hash(c.source) for c in notebook.cells if _grading(c).get("solution")}
     cells = []
     for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code" or cell_hash(cell.source) in given:
+        meta, digest = _grading(cell), cell_hash(cell.source)
+        if (
+            cell.cell_type != "code"
+            or digest in given
+            or (meta.get("locked") and not meta.get("solution"))
+            or (digest in answers and not meta.get("solution"))
+        ):
             continue
-        grade_id = _grading(cell).get("grade_id")
+        grade_id = meta.get("grade_id")
         cells.append((f"answer {grade_id}" if grade_id else f"cell {index + 1}", cell.source))
     return cells
 
