@@ -75,19 +75,28 @@ def cell_hash(source: str) -> str:
 
 
 def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
+    # Local copies: the hook must not read anything a notebook could change through this module.
+    is_cell, sha256 = _is_cell, hashlib.sha256
+    process_events, file_events = frozenset(PROCESS_EVENTS), frozenset(FILE_EVENTS)
+    other_events = dict(OTHER_EVENTS)
+    watched, prefixes, swapped = frozenset(WATCHED_MODULES), WATCHED_PREFIXES, frozenset(SWAPPED)
+    max_reports = MAX_REPORTS
     write = os.write
     getframe = sys._getframe
     realpath = os.path.realpath
     getlines = linecache.getlines
-    fingerprint = cell_hash
     modules = sys.modules
     reported: set[str] = set()
     state: dict = {}
 
+    def fingerprint(source: str) -> str:  # cell_hash, with nothing looked up at call time
+        text = "\n".join(line.rstrip() for line in source.strip().splitlines())
+        return sha256(text.encode("utf-8")).hexdigest()[:16]
+
     def send(*fields: str) -> None:
         line = "\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields)[:500]
         if fields[0] != "cell":
-            if line in reported or len(reported) >= MAX_REPORTS:
+            if line in reported or len(reported) >= max_reports:
                 return
             reported.add(line)
         with suppress(OSError):
@@ -97,7 +106,7 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
         """(fingerprint, first line) of the innermost notebook cell on the stack."""
         while frame is not None:
             name = frame.f_code.co_filename
-            if _is_cell(name):
+            if is_cell(name):
                 source = "".join(getlines(name))
                 first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
                 return fingerprint(source), first[:80]
@@ -121,11 +130,11 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
         return full
 
     def watched_modules() -> dict:
-        names = [n for n in list(modules) if n in WATCHED_MODULES or n.startswith(WATCHED_PREFIXES)]
+        names = [n for n in list(modules) if n in watched or n.startswith(prefixes)]
         return {name: modules[name] for name in names if modules.get(name) is not None}
 
     def callables(namespace: dict) -> dict:
-        return {k: v for k, v in list(namespace.items()) if callable(v) and k not in SWAPPED}
+        return {k: v for k, v in list(namespace.items()) if callable(v) and k not in swapped}
 
     def ipython_hooks() -> dict:
         shell = state.get("shell")
@@ -184,16 +193,16 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
         if event == "exec":
             code = args[0]
             name = getattr(code, "co_filename", "")
-            if not _is_cell(name):
+            if not is_cell(name):
                 return
             if "shell" not in state:
                 snapshot()
             else:
                 compare()
             send("cell", fingerprint("".join(getlines(name))))
-        elif event in PROCESS_EVENTS:
+        elif event in process_events:
             report(f"started or signalled a process ({event})", getframe(1))
-        elif event in FILE_EVENTS:
+        elif event in file_events:
             path = outside(args[0]) if args else None
             if path is not None:
                 report(f"touched a file outside its folder ({path})", getframe(1))
@@ -201,7 +210,7 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
             owner = getattr(args[0], "__self__", None)
             run = getattr(owner, "_target", None) or getattr(type(owner), "run", None)
             code = getattr(run, "__code__", None)
-            if code is not None and _is_cell(code.co_filename):
+            if code is not None and is_cell(code.co_filename):
                 report("started a thread", getframe(1))
         elif event == "object.__setattr__":
             obj, attr = args[0], args[1]
@@ -210,11 +219,11 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
             if (
                 isinstance(obj, type)
                 and module.split(".")[0] in ("torch", "numpy", "minigpt", "builtins")
-                and _is_cell(caller.f_code.co_filename)
+                and is_cell(caller.f_code.co_filename)
             ):
                 report(f"replaced {module}.{obj.__name__}.{attr}", caller)
-        elif event in OTHER_EVENTS:
-            report(OTHER_EVENTS[event], getframe(1))
+        elif event in other_events:
+            report(other_events[event], getframe(1))
 
     sys.addaudithook(hook)
 

@@ -286,9 +286,7 @@ class Course:
             sandboxed=self.sandboxed,
         )
         policy.save(run.folder / "policy.json")
-        spec = kernel_spec(run.folder / "policy.json")
-        spec["interrupt_mode"] = "message"  # signals cannot reach a kernel inside the sandbox
-        (kernels / "kernel.json").write_text(json.dumps(spec))
+        (kernels / "kernel.json").write_text(json.dumps(kernel_spec(run.folder / "policy.json")))
         return run
 
     def _attempt(self, run: Run, total_seconds: int) -> Attempt:

@@ -111,6 +111,7 @@ def kernel_spec(policy_path: Path) -> dict:
         ],
         "display_name": "Python 3 (minigpt grading sandbox)",
         "language": "python",
+        "interrupt_mode": "message",  # signals cannot reach a kernel inside the sandbox
     }
 
 
@@ -192,11 +193,10 @@ def _launch(policy: Policy, connection_file: str) -> int:
     )
     os.close(write_end)
 
-    def stop(signum, _frame) -> None:
-        kernel.send_signal(signum if signum == signal.SIGINT else signal.SIGKILL)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Interrupts travel as messages (the kernel spec's interrupt_mode); a signal to stop ends
+    # the sandbox, and with it every process inside.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: kernel.kill())
     with open(read_end, "rb") as reports, open(policy.findings, "ab") as findings:
         for line in reports:
             findings.write(line)
