@@ -72,6 +72,8 @@ def same(a, b, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
             return False
         if a.shape != b.shape or a.is_floating_point() != b.is_floating_point():
             return False
+        if a.is_meta or b.is_meta:  # shapes without values
+            return a.is_meta == b.is_meta
         if (a.grad is None) != (b.grad is None):
             return False
         if a.grad is not None and not same(a.grad, b.grad, atol, rtol):
@@ -210,16 +212,19 @@ def behaves_like(mistake: Mistake, namespace: dict, calls: list[Call]) -> bool:
     return True
 
 
-def diagnose(task: Task, namespace: dict, calls: list[Call]) -> Mistake | None:
-    """The first catalogued mistake that behaves exactly like the student's answer, if any."""
-    for mistake in task.mistakes:
-        if behaves_like(mistake, namespace, calls):
-            return mistake
-    return None
+def diagnose(task: Task, namespace: dict, calls: list[Call]) -> list[Mistake]:
+    """The catalogued mistakes that behave exactly like the student's answer on every call."""
+    return [m for m in task.mistakes if behaves_like(m, namespace, calls)]
 
 
-def named(message: str, mistake: Mistake) -> str:
-    return f"{message}\n\nThis looks like a known mistake: {mistake.name}.\n{mistake.hint}"
+def named(message: str, mistakes: list[Mistake]) -> str:
+    """The failure message with the known mistakes it matches: one, or the few it cannot tell apart."""
+    if len(mistakes) == 1:
+        return (
+            f"{message}\n\nThis looks like a known mistake: {mistakes[0].name}.\n{mistakes[0].hint}"
+        )
+    listed = "\n".join(f"- {m.name}: {m.hint}" for m in mistakes)
+    return f"{message}\n\nThis behaves like one of these known mistakes:\n{listed}"
 
 
 class Checking:
@@ -255,10 +260,10 @@ class Checking:
             else:
                 return False
             students = {r.name: r.function for r in self._recorders}
-            mistake = diagnose(self.task, {**self.namespace, **students}, self.calls)
-            if mistake is not None:
-                message = named(message, mistake)
-            if mistake is not None or not isinstance(error, ExerciseCheckFailed):
+            mistakes = diagnose(self.task, {**self.namespace, **students}, self.calls)
+            if mistakes:
+                message = named(message, mistakes)
+            if mistakes or not isinstance(error, ExerciseCheckFailed):
                 raise ExerciseCheckFailed(message) from None
             return False
         finally:
