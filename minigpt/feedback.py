@@ -218,7 +218,7 @@ def diagnose(task: Task, namespace: dict, calls: list[Call]) -> list[Mistake]:
 
 
 def named(message: str, mistakes: list[Mistake]) -> str:
-    """The failure message with the known mistakes it matches: one, or the few it cannot tell apart."""
+    """The failure message and the known mistakes that fit: one, or the few it cannot tell apart."""
     if len(mistakes) == 1:
         return (
             f"{message}\n\nThis looks like a known mistake: {mistakes[0].name}.\n{mistakes[0].hint}"
