@@ -41,6 +41,8 @@ class Call:
     result: object = None
     error: tuple[str, str] | None = None  # (exception type, message) when it raised
     arguments_after: tuple[tuple, dict] | None = None
+    # For a module's forward pass: how the module was made, its weights, and its mode.
+    module: tuple[tuple[tuple, dict], dict, bool] | None = None
 
 
 def _snapshot(value):
@@ -182,6 +184,29 @@ class _Recorder:
         return result
 
 
+def _structure(module: torch.nn.Module) -> tuple:
+    """What a freshly made module can be compared by: its weights' names and shapes, its mode,
+    and how many numbers it learns (a tied weight counts once)."""
+    shapes = {name: tuple(value.shape) for name, value in module.state_dict().items()}
+    return shapes, module.training, sum(p.numel() for p in module.parameters())
+
+
+def _rerun(implementation, call: Call):
+    """Make one recorded call again with another implementation; returns (result, arguments)."""
+    args, kwargs = _snapshot(call.arguments)
+    target = implementation
+    if call.module is not None:  # a forward pass: an equal module, with the same weights and mode
+        (init_args, init_kwargs), state, training = call.module
+        target = implementation(*_snapshot(init_args), **_snapshot(init_kwargs))
+        target.load_state_dict(state)
+        target.train(training)
+    torch.set_rng_state(call.random_state)
+    result = target(*args, **kwargs)
+    if isinstance(implementation, type) and call.module is None:
+        result = _structure(result)
+    return result, (args, kwargs)
+
+
 def behaves_like(mistake: Mistake, namespace: dict, calls: list[Call]) -> bool:
     """Whether the mistaken implementation gives the same results as the student's on every call."""
     scope = dict(namespace)
@@ -196,20 +221,60 @@ def behaves_like(mistake: Mistake, namespace: dict, calls: list[Call]) -> bool:
         wrong = scope.get(call.name)
         if wrong is None:
             return False
-        args, kwargs = _snapshot(call.arguments)
         with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(io.StringIO()):
-            torch.set_rng_state(call.random_state)
             try:
-                result = wrong(*args, **kwargs)
+                result, arguments = _rerun(wrong, call)
             except Exception as error:
                 if call.error != (type(error).__name__, str(error)):
                     return False
                 continue
         if call.error is not None or not same(result, call.result):
             return False
-        if call.arguments_after is not None and not same((args, kwargs), call.arguments_after):
+        if call.arguments_after is not None and not same(arguments, call.arguments_after):
             return False
     return True
+
+
+def _watched_class(cls: type, task: Task, calls: list[Call], raised: dict[int, str]) -> type:
+    """A subclass of the student's module class that records how it is made and every forward pass.
+
+    It keeps the class's name and module, and `inspect.unwrap` of its methods gives the student's
+    own, so the other checks (subclassing, own work) see the student's class.
+    """
+
+    def __init__(self, *args, **kwargs):
+        call = Call(cls.__name__, _snapshot((args, kwargs)), torch.get_rng_state())
+        calls.append(call)
+        try:
+            cls.__init__(self, *args, **kwargs)
+        except Exception as error:
+            call.error = (type(error).__name__, str(error))
+            raised[id(error)] = explain_error(task, call, cls.__init__, error)
+            raise
+        self._made_with = call.arguments
+        call.result = _structure(self)
+
+    def forward(self, *args, **kwargs):
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        call = Call(cls.__name__, _snapshot((args, kwargs)), torch.get_rng_state())
+        call.module = (self._made_with, state, self.training)
+        calls.append(call)
+        try:
+            result = cls.forward(self, *args, **kwargs)
+        except Exception as error:
+            call.error = (type(error).__name__, str(error))
+            raised[id(error)] = explain_error(task, call, cls.forward, error)
+            raise
+        call.result = _snapshot(result)
+        return result
+
+    __init__.__wrapped__ = cls.__init__
+    forward.__wrapped__ = cls.forward
+    namespace = {"__init__": __init__, "forward": forward, "__module__": cls.__module__}
+    watched = type(cls.__name__, (cls,), namespace)
+    watched.__qualname__ = cls.__qualname__
+    watched.__wrapped__ = cls
+    return watched
 
 
 def diagnose(task: Task, namespace: dict, calls: list[Call]) -> list[Mistake]:
@@ -233,15 +298,24 @@ class Checking:
     def __init__(self, task: Task, namespace: dict) -> None:
         self.task, self.namespace = task, namespace
         self.calls: list[Call] = []
+        self.students: dict[str, object] = {}  # the answers as the student wrote them
         self._recorders: list[_Recorder] = []
+        self.raised: dict[int, str] = {}  # id(error) -> explanation, for watched classes
         self._swap = None
 
     def __enter__(self) -> Checking:
+        watched = {}
         for name in self.task.functions:
             if name not in self.namespace:
                 raise ExerciseCheckFailed(f"{name} is not defined: run the cell with your answer")
-            self._recorders.append(_Recorder(self.task, name, self.namespace[name], self.calls))
-        replacements = {**self.task.pieces, **{r.name: r for r in self._recorders}}
+            answer = self.namespace[name]
+            self.students[name] = answer
+            if isinstance(answer, type):
+                watched[name] = _watched_class(answer, self.task, self.calls, self.raised)
+            else:
+                watched[name] = _Recorder(self.task, name, answer, self.calls)
+                self._recorders.append(watched[name])
+        replacements = {**self.task.pieces, **watched}
         self._swap = swapped(self.namespace, replacements)
         self._swap.__enter__()
         return self
@@ -259,8 +333,7 @@ class Checking:
                 message = str(error)
             else:
                 return False
-            students = {r.name: r.function for r in self._recorders}
-            mistakes = diagnose(self.task, {**self.namespace, **students}, self.calls)
+            mistakes = diagnose(self.task, {**self.namespace, **self.students}, self.calls)
             if mistakes:
                 message = named(message, mistakes)
             if mistakes or not isinstance(error, ExerciseCheckFailed):
@@ -271,9 +344,9 @@ class Checking:
 
     def _explain(self, error: BaseException) -> str:
         """An error that escaped the checks: from the answer itself, or from using its result."""
-        for recorder in self._recorders:
-            if id(error) in recorder.raised:
-                return recorder.raised[id(error)]
+        for explained in (self.raised, *(r.raised for r in self._recorders)):
+            if id(error) in explained:
+                return explained[id(error)]
         last = self.calls[-1] if self.calls else None
         returned = f" ({last.name} returned {describe(last.result)})" if last else ""
         return (

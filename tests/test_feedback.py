@@ -150,3 +150,30 @@ def test_a_result_the_checks_cannot_use_is_explained_without_showing_the_test():
         namespace["normalize"](torch.ones(2, 2)).sum()
     assert "could not use what your code returned (normalize returned None)" in str(failure.value)
     assert failure.value.__suppress_context__
+
+
+def test_a_module_class_is_watched_through_its_forward_passes():
+    source = """
+class Scale(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(n))
+
+    def forward(self, x):
+        return x * self.weight {op} 1
+"""
+    wrong = Mistake("adds one", hint="Subtract one.", source=source.format(op="+"))
+    task = Task(("Scale",), (wrong,), ())
+    namespace = {"torch": torch}
+    exec(wrong.source, namespace)
+    student = namespace["Scale"]
+    with (
+        pytest.raises(ExerciseCheckFailed, match="known mistake: adds one"),
+        Checking(task, namespace),
+    ):
+        module = namespace["Scale"](3)
+        assert isinstance(module, student) and type(module).__name__ == "Scale"
+        with torch.no_grad():
+            module.weight.mul_(2.0)
+        expect_close(module(torch.ones(3)), torch.ones(3), "Scale(3)(ones)")
+    assert namespace["Scale"] is student
