@@ -46,11 +46,21 @@ class Call:
 
 
 def _snapshot(value):
-    """A deep copy, so later changes (by the test or the answer) cannot rewrite the record."""
+    """A deep copy, so later changes (by the test or the answer) cannot rewrite the record.
+
+    Gradients come along: copying an nn.Parameter leaves its .grad behind, and a training step
+    that forgets to clear them only shows in what .grad held before.
+    """
+    memo: dict = {}
     try:
-        return copy.deepcopy(value)
+        copied = copy.deepcopy(value, memo)
     except Exception:  # an object that cannot be copied is compared as it is
         return value
+    for original in memo.get(id(memo), []):
+        twin = memo.get(id(original))
+        if isinstance(original, torch.Tensor) and original.grad is not None and twin.grad is None:
+            twin.grad = original.grad.detach().clone()
+    return copied
 
 
 def describe(value) -> str:
@@ -87,7 +97,8 @@ def same(a, b, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
     if isinstance(a, torch.nn.Module) or isinstance(b, torch.nn.Module):
         if type(a) is not type(b) or a.training != b.training:
             return False
-        return same(a.state_dict(), b.state_dict())
+        gradients = [[p.grad for p in module.parameters()] for module in (a, b)]
+        return same(a.state_dict(), b.state_dict()) and same(*gradients)
     if isinstance(a, torch.optim.Optimizer) or isinstance(b, torch.optim.Optimizer):
         return type(a) is type(b)
     if isinstance(a, torch.Generator) or isinstance(b, torch.Generator):
