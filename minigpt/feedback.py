@@ -22,7 +22,7 @@ import inspect
 import io
 import linecache
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 
 import torch
@@ -58,9 +58,14 @@ def _snapshot(value):
         return value
     for original in memo.get(id(memo), []):
         twin = memo.get(id(original))
-        if isinstance(original, torch.Tensor) and original.grad is not None and twin.grad is None:
+        if isinstance(original, torch.Tensor) and _gradient(original) is not None:
             twin.grad = original.grad.detach().clone()
     return copied
+
+
+def _gradient(tensor: torch.Tensor) -> torch.Tensor | None:
+    """A leaf tensor's gradient (only leaves keep one; asking others makes PyTorch warn)."""
+    return tensor.grad if tensor.is_leaf else None
 
 
 def describe(value) -> str:
@@ -86,9 +91,9 @@ def same(a, b, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
             return False
         if a.is_meta or b.is_meta:  # shapes without values
             return a.is_meta == b.is_meta
-        if (a.grad is None) != (b.grad is None):
+        if (_gradient(a) is None) != (_gradient(b) is None):
             return False
-        if a.grad is not None and not same(a.grad, b.grad, atol, rtol):
+        if _gradient(a) is not None and not same(a.grad, b.grad, atol, rtol):
             return False
         a, b = a.detach().cpu().double(), b.detach().cpu().double()
         return bool(torch.equal(torch.isinf(a), torch.isinf(b))) and torch.allclose(
@@ -164,7 +169,7 @@ class _Recorder:
     name: str
     function: object
     calls: list[Call]
-    raised: dict[int, str] = field(default_factory=dict)  # id(error) -> its explanation
+    raised: dict[int, str]  # id(error) -> its explanation, shared with the Checking
 
     @property
     def __wrapped__(self):  # inspect.unwrap, and so expect_own_work, see the student's function
@@ -310,8 +315,7 @@ class Checking:
         self.task, self.namespace = task, namespace
         self.calls: list[Call] = []
         self.students: dict[str, object] = {}  # the answers as the student wrote them
-        self._recorders: list[_Recorder] = []
-        self.raised: dict[int, str] = {}  # id(error) -> explanation, for watched classes
+        self.raised: dict[int, str] = {}  # id(error) -> explanation, for errors inside the answer
         self._swap = None
 
     def __enter__(self) -> Checking:
@@ -324,8 +328,7 @@ class Checking:
             if isinstance(answer, type):
                 watched[name] = _watched_class(answer, self.task, self.calls, self.raised)
             else:
-                watched[name] = _Recorder(self.task, name, answer, self.calls)
-                self._recorders.append(watched[name])
+                watched[name] = _Recorder(self.task, name, answer, self.calls, self.raised)
         replacements = {**self.task.pieces, **watched}
         self._swap = swapped(self.namespace, replacements)
         self._swap.__enter__()
@@ -338,26 +341,22 @@ class Checking:
         trace: TracebackType | None,
     ) -> bool:
         try:
-            if error is not None and not isinstance(error, ExerciseCheckFailed):
-                message = self._explain(error)
-            elif error is not None:
-                message = str(error)
-            else:
+            if not isinstance(error, Exception):  # passed, or interrupted
                 return False
+            failed = isinstance(error, ExerciseCheckFailed)
+            message = str(error) if failed else self._explain(error)
             mistakes = diagnose(self.task, {**self.namespace, **self.students}, self.calls)
             if mistakes:
                 message = named(message, mistakes)
-            if mistakes or not isinstance(error, ExerciseCheckFailed):
-                raise ExerciseCheckFailed(message) from None
-            return False
+            # A fresh exception: its traceback shows the `with` line, never a hidden test's line.
+            raise ExerciseCheckFailed(message) from None
         finally:
             self._swap.__exit__(None, None, None)
 
     def _explain(self, error: BaseException) -> str:
         """An error that escaped the checks: from the answer itself, or from using its result."""
-        for explained in (self.raised, *(r.raised for r in self._recorders)):
-            if id(error) in explained:
-                return explained[id(error)]
+        if id(error) in self.raised:
+            return self.raised[id(error)]
         last = self.calls[-1] if self.calls else None
         returned = f" ({last.name} returned {describe(last.result)})" if last else ""
         return (

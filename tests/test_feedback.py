@@ -1,4 +1,5 @@
 import linecache
+import traceback
 
 import pytest
 import torch
@@ -177,3 +178,17 @@ class Scale(torch.nn.Module):
             module.weight.mul_(2.0)
         expect_close(module(torch.ones(3)), torch.ones(3), "Scale(3)(ones)")
     assert namespace["Scale"] is student
+
+
+def test_a_failure_never_shows_the_line_of_a_hidden_test():
+    namespace = {"torch": torch, "Checking": Checking, "TASK": TASK, "expect_close": expect_close}
+    exec("def normalize(x):\n    return x\n", namespace)
+    cell = (
+        "with Checking(TASK, globals()):\n"
+        "    expect_close(normalize(torch.ones(2)), torch.zeros(2), 'secret case')\n"
+    )
+    linecache.cache["<cell 9>"] = (len(cell), None, cell.splitlines(True), "<cell 9>")
+    with pytest.raises(ExerciseCheckFailed) as failure:
+        exec(compile(cell, "<cell 9>", "exec"), namespace)
+    shown = "".join(traceback.format_tb(failure.value.__traceback__))
+    assert "with Checking(TASK, globals())" in shown and "expect_close(normalize" not in shown
