@@ -140,6 +140,8 @@ def _line_of(function, error: BaseException) -> tuple[int, str] | None:
 
 def explain_error(task: Task, call: Call, function, error: BaseException) -> str:
     """Turn a raw exception inside the student's answer into a message a student can act on."""
+    if isinstance(error, NotImplementedError):
+        return f"{call.name} is not written yet: replace `raise NotImplementedError()` with code"
     where = _line_of(function, error)
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     lines = [f"{call.name} raised {type(error).__name__}: {message}"]

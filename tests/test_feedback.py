@@ -192,3 +192,10 @@ def test_a_failure_never_shows_the_line_of_a_hidden_test():
         exec(compile(cell, "<cell 9>", "exec"), namespace)
     shown = "".join(traceback.format_tb(failure.value.__traceback__))
     assert "with Checking(TASK, globals())" in shown and "expect_close(normalize" not in shown
+
+
+def test_an_answer_not_written_yet_says_so():
+    namespace = {"torch": torch}
+    exec("def normalize(x):\n    raise NotImplementedError()\n", namespace)
+    with pytest.raises(ExerciseCheckFailed, match="normalize is not written yet"):
+        run_test(namespace)
