@@ -7,8 +7,10 @@ loose enough for GPU arithmetic and tight enough to catch a real mistake.
 
 from __future__ import annotations
 
+import inspect
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -46,6 +48,7 @@ def expect_close(value, expected, what: str, atol: float = 1e-4, rtol: float = 1
     ):
         return
     difference = (got - want).abs().nan_to_num(nan=float("inf"), posinf=float("inf"))
+    difference[got == want] = 0.0  # -inf against -inf is no difference at all
     worst = int(difference.flatten().argmax())
     index = tuple(int(i) for i in np.unravel_index(worst, tuple(got.shape)))
     raise ExerciseCheckFailed(
@@ -76,24 +79,73 @@ def _names_used(code: types.CodeType) -> set[str]:
     return names
 
 
+# The names a `swapped` block replaced, per namespace (by id): their students' originals.
+_ORIGINALS: dict[int, dict[str, object]] = {}
+
+
+@contextmanager
+def swapped(namespace: dict, replacements: Mapping[str, object]) -> Iterator[None]:
+    """Put other objects under some names of a notebook's namespace for the length of a block.
+
+    A test uses it to judge a task alone: a function that calls the student's earlier answers
+    runs on minigpt's reference versions of them instead. The names come back on exit, whatever
+    happened inside.
+    """
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    originals = _ORIGINALS.setdefault(id(namespace), {})
+    outer = dict(originals)
+    for name, value in replacements.items():
+        originals.setdefault(name, namespace.get(name))
+        namespace[name] = value
+    try:
+        yield
+    finally:
+        for name in replacements:
+            if name in saved:
+                namespace[name] = saved[name]
+            else:
+                namespace.pop(name, None)
+        originals.clear()
+        originals.update(outer)
+        if not originals:
+            del _ORIGINALS[id(namespace)]
+
+
+def _student_version(namespace: dict, name: str):
+    """What `name` means in the student's notebook, looking through any `swapped` block."""
+    originals = _ORIGINALS.get(id(namespace), {})
+    return originals[name] if name in originals else namespace.get(name)
+
+
+def _functions_of(answer) -> list:
+    """The functions an answer consists of: itself, or every method a class defines."""
+    answer = inspect.unwrap(answer)
+    if isinstance(answer, type):
+        members = (inspect.unwrap(getattr(m, "__func__", m)) for m in vars(answer).values())
+        return [m for m in members if isinstance(m, types.FunctionType)]
+    return [answer]
+
+
 def expect_own_work(func, what: str, allowed: Sequence[str] = ("minigpt.checks",)) -> None:
     """Fail if `func` calls minigpt's reference code instead of doing the work itself.
 
-    Modules listed in `allowed` (for example earlier chapters' building blocks) may be used.
+    `func` may be a function or a class (then every method it defines is checked). Modules listed
+    in `allowed` (for example earlier chapters' building blocks) may be used.
     """
-    visible = dict(func.__globals__)
-    cells = func.__closure__ or ()
-    visible.update(zip(func.__code__.co_freevars, (c.cell_contents for c in cells), strict=True))
-    for name in sorted(_names_used(func.__code__) | set(func.__code__.co_freevars)):
-        used = visible.get(name)
-        module = getattr(used, "__module__", None) or getattr(used, "__name__", "")
-        if isinstance(used, types.ModuleType):
-            module = used.__name__
-        if module.startswith("minigpt") and not module.startswith(tuple(allowed)):
-            raise ExerciseCheckFailed(
-                f"{what} uses {name} from {module}: write this one yourself, the point of the "
-                f"exercise is to build it (the reference is only for checking)"
-            )
+    for function in _functions_of(func):
+        namespace = function.__globals__
+        cells = (c.cell_contents for c in function.__closure__ or ())
+        free = dict(zip(function.__code__.co_freevars, cells, strict=True))
+        for name in sorted(_names_used(function.__code__) | set(free)):
+            used = free[name] if name in free else _student_version(namespace, name)
+            module = getattr(used, "__module__", None) or getattr(used, "__name__", "")
+            if isinstance(used, types.ModuleType):
+                module = used.__name__
+            if module.startswith("minigpt") and not module.startswith(tuple(allowed)):
+                raise ExerciseCheckFailed(
+                    f"{what} uses {name} from {module}: write this one yourself, the point of "
+                    f"the exercise is to build it (the reference is only for checking)"
+                )
 
 
 def expect(condition: bool, message: str) -> None:

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import course  # noqa: E402  (tools/course.py)
+import mistake_costs  # noqa: E402, F401  (tools/mistake_costs.py, for the tests)
 
 ASSIGNMENTS = course.assignments()
 

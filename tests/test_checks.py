@@ -65,3 +65,9 @@ def test_own_work_rejects_calls_into_the_reference():
     with pytest.raises(ExerciseCheckFailed, match="uses ref from minigpt.bigram"):
         expect_own_work(borrows_module, "count_matrix")
     expect_own_work(borrows, "count_matrix", allowed=("minigpt.bigram",))
+
+
+def test_matching_infinities_are_no_difference():
+    inf = float("-inf")
+    with pytest.raises(ExerciseCheckFailed, match=r"index \(1,\): expected 2, got 3"):
+        expect_close(torch.tensor([inf, 3.0]), torch.tensor([inf, 2.0]), "top-k")
