@@ -107,6 +107,7 @@ def test_the_code_scan_names_what_an_answer_has_no_need_for(released):
     nb.cells[first].source = (
         "import subprocess as sp\nimport minigpt.checks as mc\nmc.expect_close = print\n"
         "get_ipython().events.register('pre_run_cell', print)\n!ls /\nopen('../../gradebook.db')\n"
+        "import os as o\no.listdir('/')\nxs = [1]\nxs.remove(1)\nmodel.modules()\n"
     )
     nb.cells.insert(first + 1, nbformat.v4.new_code_cell("import torch\ntorch.allclose = max"))
     found = " | ".join(static_findings(nb, released))
@@ -115,11 +116,12 @@ def test_the_code_scan_names_what_an_answer_has_no_need_for(released):
         f"answer {grade_id} imports subprocess",
         "assigns to mc.expect_close",
         "calls get_ipython()",
-        "uses .events",
+        "uses os.listdir",
         "opens ../../gradebook.db",
         "assigns to torch.allclose",
     ):
         assert expected in found, (expected, found)
+    assert "remove" not in found and "modules" not in found
     assert static_findings(solved_student_notebook(ASSIGNMENT), released) == []
 
 

@@ -163,6 +163,13 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
         state["functions"] = {n: callables(vars(m)) for n, m in state["modules"].items()}
         state["hooks"] = ipython_hooks()
 
+    def wraps_from_library(new, old) -> bool:
+        """A library's own wrapper around the original, not code from a notebook cell."""
+        code = getattr(new, "__code__", None)
+        return getattr(new, "__wrapped__", None) is old and not (
+            code is not None and is_cell(code.co_filename)
+        )
+
     def same(a, b) -> bool:
         if isinstance(a, list) and isinstance(b, list):
             return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
@@ -183,7 +190,12 @@ def _install(fd: int, allowed_roots: tuple[str, ...]) -> None:
                 continue
             known = state["functions"][name]
             for attr, value in callables(vars(module)).items():
-                if attr in known and known[attr] is not value:
+                before = known.get(attr)
+                if before is None or before is value:
+                    continue
+                if wraps_from_library(value, before):
+                    known[attr] = value  # e.g. torch._dynamo wrapping torch.manual_seed
+                else:
                     send("tampering", "", f"replaced {name}.{attr}", "")
         for what, now in ipython_hooks().items():
             if not same(now, state["hooks"].get(what)):

@@ -46,35 +46,38 @@ SUSPECT_CALLS = {
     "delattr",
     "globals",
 }
+# Attributes suspect on these modules only (a list's .remove is fine, os.remove is not).
+SUSPECT_MODULE_ATTRIBUTES = {
+    "os": {
+        "system",
+        "popen",
+        "fork",
+        "forkpty",
+        "kill",
+        "killpg",
+        "spawnl",
+        "spawnv",
+        "execv",
+        "execl",
+        "execve",
+        "execvp",
+        "dup2",
+        "closerange",
+        "listdir",
+        "scandir",
+        "walk",
+        "remove",
+        "unlink",
+        "rmdir",
+        "chdir",
+    },
+    "sys": {"modules", "settrace", "setprofile", "addaudithook", "meta_path"},
+}
+# Attributes suspect on anything: IPython's machinery and Python's introspection.
 SUSPECT_ATTRIBUTES = {
-    "system",
-    "popen",
-    "fork",
-    "forkpty",
-    "kill",
-    "killpg",
-    "spawnl",
-    "spawnv",
-    "execv",
-    "execl",
-    "execve",
-    "execvp",
-    "dup2",
-    "closerange",
-    "listdir",
-    "scandir",
-    "walk",
-    "remove",
-    "unlink",
-    "rmdir",
-    "chdir",
-    "settrace",
-    "setprofile",
-    "addaudithook",
-    "modules",
     "input_transformers_post",
+    "input_transformer_manager",
     "ast_transformers",
-    "events",
     "__builtins__",
     "__subclasses__",
     "__globals__",
@@ -95,12 +98,14 @@ def _as_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def _imported_modules(tree: ast.AST) -> set[str]:
-    roots = set()
+def _imported_modules(tree: ast.AST) -> dict[str, str]:
+    """Local name -> module, for every `import x [as y]` in the code."""
+    names = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            roots |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
-    return roots
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name
+    return names
 
 
 def _code_findings(source: str) -> list[str]:
@@ -108,7 +113,8 @@ def _code_findings(source: str) -> list[str]:
         tree = ast.parse(_as_python(source))
     except SyntaxError:
         return []  # it fails when it runs, which the tests report
-    modules = PATCHABLE_ROOTS | _imported_modules(tree)
+    imported = _imported_modules(tree)
+    modules = PATCHABLE_ROOTS | set(imported)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -124,8 +130,13 @@ def _code_findings(source: str) -> list[str]:
                 path = getattr(node.args[0], "value", None)
                 if isinstance(path, str) and (path.startswith("/") or ".." in path):
                     found.append(f"opens {path}")
-        elif isinstance(node, ast.Attribute) and node.attr in SUSPECT_ATTRIBUTES:
-            found.append(f"uses .{node.attr}")
+        elif isinstance(node, ast.Attribute):
+            base = node.value.id if isinstance(node.value, ast.Name) else ""
+            module = imported.get(base, base)
+            if node.attr in SUSPECT_ATTRIBUTES or node.attr in SUSPECT_MODULE_ATTRIBUTES.get(
+                module, ()
+            ):
+                found.append(f"uses {module + '.' if module else '.'}{node.attr}")
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
             targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
             for target in targets:
