@@ -96,7 +96,6 @@ def next_token_logits(
     return logits[:, -1, :], cache
 
 
-@torch.no_grad()
 def generate(
     model: GPT,
     idx: torch.Tensor,
@@ -118,12 +117,15 @@ def generate(
     was_training = model.training
     model.eval()
     cache = KVCache(model.config) if use_cache else None
-    for _ in range(max_new_tokens):
-        logits, cache = next_token_logits(model, idx, cache)
-        token = pick_next(logits, temperature, top_k, top_p, greedy, generator)
-        idx = torch.cat([idx, token], dim=1)
+    # inference_mode skips autograd's bookkeeping on every operation, more than no_grad does;
+    # the clone at the end gives back an ordinary tensor that training may use again.
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            logits, cache = next_token_logits(model, idx, cache)
+            token = pick_next(logits, temperature, top_k, top_p, greedy, generator)
+            idx = torch.cat([idx, token], dim=1)
     model.train(was_training)
-    return idx
+    return idx.clone()
 
 
 def cached_attention_step(
