@@ -83,11 +83,16 @@ def next_token_logits(
     call and only the newest token runs through the model. Once the text is longer than the
     window, the window slides and every token moves to a new position, so every key and value
     changes: the cache can hold nothing exact, and the window runs again as without one.
-    Either way only the last position's output is computed in full (GPT.last_logits).
+    Either way a minigpt GPT computes only the last position's output in full (last_logits);
+    any other model whose forward returns (logits, loss), such as one of your own, runs in full.
     """
     block_size = model.config.block_size
     if cache is None or idx.size(1) > block_size:
-        return model.last_logits(idx[:, -block_size:]), cache
+        window = idx[:, -block_size:]
+        if isinstance(model, GPT):
+            return model.last_logits(window), cache
+        logits, _ = model(window)
+        return logits[:, -1, :], cache
     if cache.length == idx.size(1) - 1:
         logits, _ = model(idx[:, -1:], cache=cache)
     else:  # a new prompt: fill a fresh cache with all of it
