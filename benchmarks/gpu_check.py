@@ -84,6 +84,7 @@ def check_training(device: torch.device, checkpoint: Path) -> dict:
         "gpu-baby: iterations": recipe.max_iters,
         "gpu-baby: wall seconds (with evaluations and compiling)": round(wall, 1),
         "gpu-baby: training seconds (steps only)": round(history.seconds, 1),
+        "gpu-baby: compiling seconds": round(history.compile_seconds, 1),
         "gpu-baby: training tokens/s": round(history.tokens_per_second),
         f"gpu-baby: val loss, {batches} batches of 64 (goal <= 1.47 on a GPU)": round(
             final["val"], 4

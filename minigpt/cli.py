@@ -70,9 +70,13 @@ def _train_here(args: argparse.Namespace, device: torch.device, ranks) -> int:
     )
     if not ranks.is_main:
         return 0
+    compiling = (
+        f" (and {history.compile_seconds:.0f} s compiling)" if history.compile_seconds else ""
+    )
     print(
-        f"done: {history.seconds:.0f} s of training, {history.tokens_per_second:,.0f} tokens/s, "
-        f"val loss {history.val_loss[-1]:.4f}; checkpoint saved to {out}"
+        f"done: {history.seconds:.0f} s of training{compiling}, "
+        f"{history.tokens_per_second:,.0f} tokens/s, val loss {history.val_loss[-1]:.4f}; "
+        f"checkpoint saved to {out}"
     )
     if args.sample_tokens:
         print("\n--- sample ---")

@@ -64,7 +64,8 @@ class History:
     batch_loss: list[float] = field(default_factory=list)  # every step, noisy
     learning_rate: list[float] = field(default_factory=list)
     tokens_per_second: float = 0.0
-    seconds: float = 0.0
+    seconds: float = 0.0  # training steps only: no evaluations, no compiling
+    compile_seconds: float = 0.0  # the first step's extra time when torch.compile builds kernels
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -343,7 +344,10 @@ def train(
         if step % config.eval_interval == 0 and not (resume is not None and step == first):
             checkpoint_point(step)
         if step == first and net is not shared:
+            began = time.perf_counter()
             net = _first_compiled_step(net, shared, optimizer, batches, partial(one_step, step))
+            history.compile_seconds = time.perf_counter() - began
+            segment_began += history.compile_seconds  # the steps' clock leaves compiling out
         else:
             one_step(step, net)
     if first < config.max_iters:

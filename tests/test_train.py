@@ -241,6 +241,7 @@ def test_compile_falls_back_to_the_same_training_with_a_message(char_splits, mon
     history = train(model, char_splits.train, char_splits.val, config, progress=False)
     assert "compiling failed (no backend for this machine)" in capsys.readouterr().out
     assert history.batch_loss == eager.batch_loss
+    assert history.compile_seconds > 0 and eager.compile_seconds == 0
 
     monkeypatch.setattr("minigpt.speed.why_no_compile", lambda device: "no C++ compiler here")
     torch.manual_seed(1337)
