@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from minigpt.data import DataError
+from minigpt.distributed import Ranks
 from minigpt.presets import PRESETS
 
 
@@ -20,7 +21,7 @@ def _train(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     if not distributed.launched_by_torchrun():
-        return _train_here(args, device, distributed.Ranks())
+        return _train_here(args, device, Ranks())
     ranks, device = distributed.start(device)
     try:
         return _train_here(args, device, ranks)
@@ -28,7 +29,7 @@ def _train(args: argparse.Namespace) -> int:
         distributed.finish()
 
 
-def _train_here(args: argparse.Namespace, device: torch.device, ranks) -> int:
+def _train_here(args: argparse.Namespace, device: torch.device, ranks: Ranks) -> int:
     """The training run of one process (of one, or of the several torchrun started)."""
     from minigpt.data import load_char_splits
     from minigpt.model import GPT
@@ -99,7 +100,8 @@ def _check_same_run(saved: dict, shape, train_config, out: Path) -> None:
 
     if saved.get("training_state") is None:
         raise ValueError(f"{out} holds no training state, so it cannot be resumed")
-    if GPTConfig(**saved["model_config"]) != shape:
+    kernel = {"use_torch_kernel": shape.use_torch_kernel}  # how attention runs is not shape
+    if replace(GPTConfig(**saved["model_config"]), **kernel) != shape:
         raise ValueError(f"{out} holds a model of another shape; pass another --out to start anew")
     recipe = replace(TrainConfig(**(saved["train_config"] or {})), compile=train_config.compile)
     if recipe != train_config:
