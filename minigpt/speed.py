@@ -88,20 +88,23 @@ def why_no_compile(device: torch.device) -> str | None:
     return None
 
 
-def compile_model(model: nn.Module, device: torch.device) -> nn.Module:
+def compile_model(model: nn.Module, device: torch.device, verbose: bool = True) -> nn.Module:
     """torch.compile(model), or the model as it is, with a message saying why it was not.
 
     Compiling happens at the first call; `first_call_failed` handles a failure then.
     """
     reason = why_no_compile(device)
     if reason is not None:
-        print(f"--compile: {reason}; training without it (same results, slower).")
+        if verbose:
+            print(f"--compile: {reason}; training without it (same results, slower).")
         return model
-    print("--compile: compiling the model at its first step (this takes a minute or so)")
+    if verbose:
+        print("--compile: compiling the model at its first step (this takes a minute or so)")
     return torch.compile(model)
 
 
-def first_call_failed(err: Exception) -> None:
+def first_call_failed(err: Exception, verbose: bool = True) -> None:
     """Say what went wrong when a compiled model failed to build, before falling back."""
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    print(f"--compile: compiling failed ({first_line}); training without it (same results).")
+    if verbose:
+        print(f"--compile: compiling failed ({first_line}); training without it (same results).")

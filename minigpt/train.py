@@ -256,7 +256,7 @@ def train(
         if first >= config.max_iters and ranks.is_main:
             print(f"the run finished all {config.max_iters} steps: nothing left to train")
     shared = distributed.wrap(model, device)
-    net = compile_model(shared, device) if config.compile else shared
+    net = compile_model(shared, device, ranks.is_main) if config.compile else shared
     splits = {"train": train_data, "val": val_data}
     pending: list[torch.Tensor] = []  # batch losses not yet copied to the host
     segment_began = time.perf_counter()
@@ -373,7 +373,7 @@ def _first_compiled_step(
         step(compiled)
         return compiled
     except Exception as err:  # compiler errors come in many types; any of them means eager
-        first_call_failed(err)
+        first_call_failed(err, distributed.current().is_main)
         batches.set_state(drawn)
         optimizer.zero_grad(set_to_none=True)
         step(eager)
