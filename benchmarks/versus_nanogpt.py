@@ -3,7 +3,8 @@
 Training: minigpt runs its `train` loop; nanoGPT's model runs the steps its train.py takes (its
 own AdamW from configure_optimizers, gradient clipping, loss.item() every step). Both draw the
 same batches and follow the same learning-rate schedule. Chunks of steps take turns, several
-rounds, and the median of each side is compared, so a busy moment hurts both alike.
+rounds, and the median of each side is compared. On a CPU the clock is this process's CPU time
+(one thread), so other programs on a shared machine do not count against either side.
 Goals (issue 12): on a CPU, at nanoGPT's CPU shape (cpu-small: 4 layers, 128 dims, context 64,
 batch 12) in float32 on one thread, minigpt trains at >= 1.2x nanoGPT's tokens/s; on a GPU, at
 the gpu-baby shape in bfloat16, at >= 1.0x.
@@ -66,6 +67,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def clock(device: torch.device) -> float:
+    """On a CPU, this process's CPU time: on one thread it is the time the work took, and the
+    time other programs held the core does not count. On a GPU, the wall clock."""
+    return time.process_time() if device.type == "cpu" else time.perf_counter()
+
+
 def nanogpt_pair(nanogpt: ModuleType, shape, recipe: TrainConfig, device: torch.device):
     """nanoGPT's model at minigpt's shape, and its optimizer as its train.py makes it."""
     torch.manual_seed(0)
@@ -90,7 +97,7 @@ def nanogpt_steps(model, optimizer, data, recipe, steps, first, generator, devic
     """Seconds for `steps` training steps the way nanoGPT's train.py takes them."""
     model.train()
     sync(device)
-    began = time.perf_counter()
+    began = clock(device)
     for step in range(first, first + steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, recipe)
@@ -103,13 +110,19 @@ def nanogpt_steps(model, optimizer, data, recipe, steps, first, generator, devic
         optimizer.zero_grad(set_to_none=True)
         loss.item()
     sync(device)
-    return time.perf_counter() - began
+    return clock(device) - began
 
 
 def minigpt_steps(model: GPT, data, val, recipe: TrainConfig, steps: int, device) -> float:
-    """Seconds of training steps (evaluations excluded) for `steps` steps of minigpt's loop."""
+    """Seconds for `steps` steps of minigpt's loop. The loop also evaluates on one batch per
+    split before and after; that costs minigpt about one step's time, and is counted."""
     quiet = replace(recipe, max_iters=steps, eval_interval=steps + 1, eval_iters=1)
-    return train(model, data, val, quiet, device, progress=False).seconds
+    sync(device)
+    began = clock(device)
+    with contextlib.redirect_stdout(io.StringIO()):
+        train(model, data, val, quiet, device, progress=False)
+    sync(device)
+    return clock(device) - began
 
 
 def float32_shape(preset, vocab_size: int):
@@ -170,9 +183,9 @@ def sampling_speed(nanogpt, preset, rounds: int, tokens: int = 500) -> dict:
         )
 
     def timed(run) -> float:
-        began = time.perf_counter()
+        began = clock(torch.device("cpu"))
         run()
-        return time.perf_counter() - began
+        return clock(torch.device("cpu")) - began
 
     figures = {}
     for name, (prompt, n) in phases.items():
