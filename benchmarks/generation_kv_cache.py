@@ -75,7 +75,7 @@ def measure(device: torch.device, preset: str = "gpu-baby", longest: int = 500) 
         plain, plain_s = timed(model, new_tokens, False, device)
         cached, cached_s = timed(model, new_tokens, True, device)
         if not torch.equal(plain, cached):
-            raise SystemExit(f"{label}: the cached path produced different tokens")
+            raise RuntimeError(f"{label}: the cached path produced different tokens")
         figures[f"{label}: plain tokens/s"] = round(new_tokens / plain_s, 1)
         figures[f"{label}: KV-cache tokens/s"] = round(new_tokens / cached_s, 1)
         figures[f"{label}: speedup"] = f"{plain_s / cached_s:.2f}x"

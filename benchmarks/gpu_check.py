@@ -133,10 +133,17 @@ def check_notebooks(device: torch.device, match: str | None) -> dict:
 
 
 def check_generation(device: torch.device) -> dict:
+    """KV cache against the plain path. Float32 products stay float32 here (training switched
+    TF32 on): the check that both paths sample the same tokens needs full precision."""
     from generation_kv_cache import measure
 
-    on_gpu = device.type == "cuda"
-    figures = measure(device) if on_gpu else measure(device, "cpu-small", longest=80)
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        on_gpu = device.type == "cuda"
+        figures = measure(device) if on_gpu else measure(device, "cpu-small", longest=80)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
     return {f"generation: {key}": value for key, value in figures.items() if key != "device"}
 
 

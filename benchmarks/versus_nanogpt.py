@@ -190,7 +190,7 @@ def sampling_speed(nanogpt, preset, rounds: int, tokens: int = 500) -> dict:
     figures = {}
     for name, (prompt, n) in phases.items():
         if not torch.equal(ours_run(prompt, n, True), ours_run(prompt, n, False)):
-            raise SystemExit(f"{name}: the KV-cache path gave other tokens than the plain path")
+            raise RuntimeError(f"{name}: the KV-cache path gave other tokens than the plain path")
         mine, nano, mine_written = [], [], []
         for _ in range(rounds):
             with torch.no_grad():
