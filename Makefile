@@ -9,12 +9,14 @@ BIN := $(VENV)/bin
 # would pull several GB of CUDA libraries that a CPU cannot use.
 TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# A nanoGPT checkout for benchmarks/versus_nanogpt.py (make benchmarks NANOGPT=../nanoGPT).
+NANOGPT ?=
 # A local copy of Tiny Shakespeare beside the checkout saves the download (CI has one).
 ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export MINIGPT_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install sandbox-tool book demo test notebooks exercises benchmarks clean
+.PHONY: install sandbox-tool book demo test notebooks exercises benchmarks gpu-check clean
 
 install: $(VENV)/.installed sandbox-tool
 
@@ -64,8 +66,13 @@ benchmarks: install
 	$(BIN)/python benchmarks/train_preset.py --preset cpu-small
 	$(BIN)/python benchmarks/train_preset.py --preset cpu-capstone
 	$(BIN)/python benchmarks/generation_kv_cache.py
+	$(BIN)/python benchmarks/versus_nanogpt.py $(if $(NANOGPT),--nanogpt $(NANOGPT) --quality)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grading_speed.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/book_build.py
+
+# Everything a GPU session should run, in one command (quick mode on a machine without CUDA).
+gpu-check: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/gpu_check.py $(if $(NANOGPT),--nanogpt $(NANOGPT))
 
 clean:
 	rm -rf _build .pytest_cache

@@ -39,8 +39,9 @@ def machine() -> dict:
     return info
 
 
-def save(name: str, figures: dict, notes: str = "") -> None:
-    RESULTS.mkdir(exist_ok=True)
+def save(name: str, figures: dict, notes: str = "", results: Path = RESULTS) -> None:
+    """Write results/<name>.json and rebuild the table beside that folder."""
+    results.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": name,
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -48,14 +49,14 @@ def save(name: str, figures: dict, notes: str = "") -> None:
         "figures": figures,
         "notes": notes,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_table()
+    (results / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_table(results)
     print(json.dumps(figures, indent=2))
 
 
-def write_table() -> None:
+def write_table(results: Path = RESULTS) -> None:
     lines = ["# Benchmark results", "", "Rebuilt by every benchmark run from `results/*.json`.", ""]
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(results.glob("*.json")):
         record = json.loads(path.read_text())
         m = record["machine"]
         where = f"{m['cpu']}, {m['cores']} cores" + (f", {m['gpu']}" if "gpu" in m else "")
@@ -70,4 +71,4 @@ def write_table() -> None:
         if record["notes"]:
             lines += ["", record["notes"]]
         lines.append("")
-    (RESULTS.parent / "results.md").write_text("\n".join(lines))
+    (results.parent / "results.md").write_text("\n".join(lines))

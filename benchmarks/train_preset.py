@@ -18,7 +18,8 @@ from common import save
 from minigpt.data import load_char_splits
 from minigpt.model import GPT
 from minigpt.presets import get_preset
-from minigpt.train import estimate_loss, native_bfloat16, train
+from minigpt.speed import native_bfloat16
+from minigpt.train import estimate_loss, train
 from minigpt.utils import pick_device, seed_everything
 
 

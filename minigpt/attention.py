@@ -173,6 +173,21 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.proj(y))
 
+    def last_query(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention output (B, 1, C) of the last position of x (B, T, C) alone.
+
+        The last position may see every position, so no mask is needed: forward(x)[:, -1:]
+        without the other T - 1 queries.
+        """
+        B, T, C = x.shape
+        q, k, v = self._split_heads(x)
+        q = q[:, :, -1:]
+        if self.use_torch_kernel:
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            y = scaled_dot_product_attention(q, k, v)
+        return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(B, 1, C)))
+
     @torch.no_grad()
     def weights(self, x: torch.Tensor) -> torch.Tensor:
         """The attention matrix of every head for input x: shape (B, n_head, T, T)."""

@@ -11,33 +11,73 @@ from pathlib import Path
 import torch
 
 from minigpt.data import DataError
+from minigpt.distributed import Ranks
 from minigpt.presets import PRESETS
 
 
 def _train(args: argparse.Namespace) -> int:
+    from minigpt import distributed
+    from minigpt.utils import pick_device
+
+    device = pick_device(args.device)
+    if not distributed.launched_by_torchrun():
+        return _train_here(args, device, Ranks())
+    ranks, device = distributed.start(device)
+    try:
+        return _train_here(args, device, ranks)
+    finally:
+        distributed.finish()
+
+
+def _train_here(args: argparse.Namespace, device: torch.device, ranks: Ranks) -> int:
+    """The training run of one process (of one, or of the several torchrun started)."""
     from minigpt.data import load_char_splits
     from minigpt.model import GPT
     from minigpt.presets import get_preset
-    from minigpt.train import save_checkpoint, train
-    from minigpt.utils import pick_device, seed_everything
+    from minigpt.train import load_checkpoint, train
+    from minigpt.utils import seed_everything
 
     preset = get_preset(args.preset)
-    train_config = preset.train
+    train_config = replace(preset.train, seed=args.seed, compile=args.compile)
     if args.max_iters is not None:
         train_config = replace(train_config, max_iters=args.max_iters)
-    train_config = replace(train_config, seed=args.seed)
-    device = pick_device(args.device)
+    if args.grad_accum is not None:
+        train_config = replace(train_config, grad_accum=args.grad_accum)
+    out = Path(args.out or f"checkpoints/{args.preset}.pt")
+    say = print if ranks.is_main else _silent
     seed_everything(args.seed)
     splits = load_char_splits()
     model = GPT(replace(preset.model, vocab_size=splits.tokenizer.vocab_size))
-    print(f"preset {args.preset}: {preset.description}")
-    print(f"{model.num_parameters():,} parameters on {device}")
-    history = train(model, splits.train, splits.val, train_config, device, not args.quiet)
-    out = Path(args.out or f"checkpoints/{args.preset}.pt")
-    save_checkpoint(out, model, splits.tokenizer, train_config, history)
+    saved = None
+    if args.resume and out.exists():
+        model, _, saved = load_checkpoint(out, device)
+        _check_same_run(
+            saved, replace(preset.model, vocab_size=model.config.vocab_size), train_config, out
+        )
+        say(f"resuming {out} at step {saved['training_state']['step']}")
+    say(f"preset {args.preset}: {preset.description}")
+    where = f"{ranks.world_size} processes" if ranks.world_size > 1 else str(device)
+    say(f"{model.num_parameters():,} parameters on {where}")
+    history = train(
+        model,
+        splits.train,
+        splits.val,
+        train_config,
+        device,
+        progress=not args.quiet,
+        checkpoint=out,
+        tokenizer=splits.tokenizer,
+        resume=saved,
+    )
+    if not ranks.is_main:
+        return 0
+    compiling = (
+        f" (and {history.compile_seconds:.0f} s compiling)" if history.compile_seconds else ""
+    )
     print(
-        f"done: {history.seconds:.0f} s of training, {history.tokens_per_second:,.0f} tokens/s, "
-        f"val loss {history.val_loss[-1]:.4f}; checkpoint saved to {out}"
+        f"done: {history.seconds:.0f} s of training{compiling}, "
+        f"{history.tokens_per_second:,.0f} tokens/s, val loss {history.val_loss[-1]:.4f}; "
+        f"checkpoint saved to {out}"
     )
     if args.sample_tokens:
         print("\n--- sample ---")
@@ -47,6 +87,33 @@ def _train(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _silent(*args, **kwargs) -> None:
+    """print for the processes other than rank 0, which stay quiet."""
+
+
+def _check_same_run(saved: dict, shape, train_config, out: Path) -> None:
+    """Refuse to resume a checkpoint into a different recipe: the result would match neither."""
+    from minigpt.model import GPTConfig
+    from minigpt.train import TrainConfig
+
+    if saved.get("training_state") is None:
+        raise ValueError(f"{out} holds no training state, so it cannot be resumed")
+    kernel = {"use_torch_kernel": shape.use_torch_kernel}  # how attention runs is not shape
+    if replace(GPTConfig(**saved["model_config"]), **kernel) != shape:
+        raise ValueError(f"{out} holds a model of another shape; pass another --out to start anew")
+    recipe = replace(TrainConfig(**(saved["train_config"] or {})), compile=train_config.compile)
+    if recipe != train_config:
+        changed = [
+            f"{name} {getattr(recipe, name)} -> {getattr(train_config, name)}"
+            for name in recipe.__dataclass_fields__
+            if getattr(recipe, name) != getattr(train_config, name)
+        ]
+        raise ValueError(
+            f"{out} was trained with another recipe ({', '.join(changed)}); resume with the "
+            "options it started with, or pass another --out to start anew"
+        )
 
 
 def _sample_text(model, tokenizer, prompt: str, tokens: int, seed: int, device, **options) -> str:
@@ -165,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minigpt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a preset on Tiny Shakespeare")
+    train = commands.add_parser(
+        "train",
+        help="train a preset on Tiny Shakespeare",
+        description="Train a preset on Tiny Shakespeare. On several GPUs or machines, start it "
+        "with torchrun: `torchrun --nproc_per_node=N -m minigpt train --preset gpu-baby`.",
+    )
     train.add_argument(
         "--preset", default="cpu-small", help=f"{', '.join(PRESETS)} (default cpu-small)"
     )
@@ -175,6 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--sample-tokens", type=int, default=300, help="sample this many at the end")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--grad-accum",
+        type=int,
+        help="cut each process's share of a batch into this many micro-batches (less memory, "
+        "same batch)",
+    )
+    train.add_argument(
+        "--compile", action="store_true", help="torch.compile the model (a minute to compile)"
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved at --out, if there is one (after a disconnect)",
+    )
     train.set_defaults(run=_train)
 
     sample = commands.add_parser("sample", help="generate text from a checkpoint")

@@ -128,8 +128,20 @@ def get_batch(
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, needs more than block_size={block_size}")
     starts = torch.randint(len(data) - block_size, (batch_size, 1), generator=generator)
+    x, y = windows_at(data, starts, block_size)
+    return x.to(device), y.to(device)
+
+
+def windows_at(
+    data: torch.Tensor, starts: torch.Tensor, block_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The windows of `block_size` tokens that begin at `starts` (B, 1), and their targets.
+
+    Split from get_batch so that a training run can draw one batch of starts and let several
+    processes each cut out its own rows.
+    """
     positions = starts + torch.arange(block_size)
-    return data[positions].to(device), data[positions + 1].to(device)
+    return data[positions], data[positions + 1]
 
 
 @dataclass

@@ -78,23 +78,29 @@ def next_token_logits(
 ) -> tuple[torch.Tensor, KVCache | None]:
     """Logits (B, V) for the token after idx (B, T), and the cache to pass with the next call.
 
-    The model sees the last block_size tokens. Without a cache every step recomputes the whole
+    The model sees the last block_size tokens. Without a cache every step runs the whole
     window. With one (start from an empty KVCache), the cache holds idx[:, :-1] from the last
-    call and only the newest token runs through the model. When the window is full and slides,
-    every position moves, so a fresh cache is built from the cropped window instead.
+    call and only the newest token runs through the model. Once the text is longer than the
+    window, the window slides and every token moves to a new position, so every key and value
+    changes: the cache can hold nothing exact, and the window runs again as without one.
+    Either way a minigpt GPT computes only the last position's output in full (last_logits);
+    any other model whose forward returns (logits, loss), such as one of your own, runs in full.
     """
     block_size = model.config.block_size
-    if cache is None:
-        logits, _ = model(idx[:, -block_size:])
-    elif cache.length in (0, block_size):
-        cache = KVCache(model.config)
-        logits, _ = model(idx[:, -block_size:], cache=cache)
-    else:
+    if cache is None or idx.size(1) > block_size:
+        window = idx[:, -block_size:]
+        if isinstance(model, GPT):
+            return model.last_logits(window), cache
+        logits, _ = model(window)
+        return logits[:, -1, :], cache
+    if cache.length == idx.size(1) - 1:
         logits, _ = model(idx[:, -1:], cache=cache)
+    else:  # a new prompt: fill a fresh cache with all of it
+        cache = KVCache(model.config)
+        logits, _ = model(idx, cache=cache)
     return logits[:, -1, :], cache
 
 
-@torch.no_grad()
 def generate(
     model: GPT,
     idx: torch.Tensor,
@@ -110,18 +116,21 @@ def generate(
 
     The model only sees the last block_size tokens. With `use_cache`, keys and values of earlier
     positions are kept and only the newest token is run through the model: the same tokens come
-    out, faster. Once the window is full and slides, every position moves, so the cache is
-    rebuilt from the cropped window at each step (exactness costs the speedup there).
+    out, faster. Once the window is full and slides, every position moves, so each step runs
+    the cropped window again, as the plain path does (exactness costs the cache's speedup there).
     """
     was_training = model.training
     model.eval()
     cache = KVCache(model.config) if use_cache else None
-    for _ in range(max_new_tokens):
-        logits, cache = next_token_logits(model, idx, cache)
-        token = pick_next(logits, temperature, top_k, top_p, greedy, generator)
-        idx = torch.cat([idx, token], dim=1)
+    # inference_mode skips autograd's bookkeeping on every operation, more than no_grad does;
+    # the clone at the end gives back an ordinary tensor that training may use again.
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            logits, cache = next_token_logits(model, idx, cache)
+            token = pick_next(logits, temperature, top_k, top_p, greedy, generator)
+            idx = torch.cat([idx, token], dim=1)
     model.train(was_training)
-    return idx
+    return idx.clone()
 
 
 def cached_attention_step(

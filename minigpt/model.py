@@ -67,6 +67,16 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
+    def last_position(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output (B, 1, C) at the last position of x (B, T, C) alone.
+
+        Keys and values still come from every position, but one query, one output projection
+        and one MLP row are all that is left: the same numbers as forward(x)[:, -1:], for less
+        work when nothing reads the other positions (the last block, while generating).
+        """
+        x_last = x[:, -1:] + self.attn.last_query(self.ln_1(x))
+        return x_last + self.mlp(self.ln_2(x_last))
+
 
 class KVCache:
     """One LayerCache per block, so generation computes each position only once."""
@@ -138,8 +148,7 @@ class GPT(nn.Module):
             raise ShapeError(
                 f"targets: expected shape {tuple(idx.shape)} like idx, got {tuple(targets.shape)}"
             )
-        positions = torch.arange(past, past + idx.size(1), device=idx.device)
-        x = self.dropout(self.tok_emb(idx) + self.pos_emb(positions))
+        x = self._embed(idx, past)
         for i, block in enumerate(self.blocks):
             x = block(x, cache.layers[i] if cache is not None else None)
         logits = self.lm_head(self.ln_f(x))
@@ -147,6 +156,24 @@ class GPT(nn.Module):
             return logits, None
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
+
+    def _embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token plus position embeddings (B, T, C); positions start after `past` cached ones."""
+        positions = torch.arange(past, past + idx.size(1), device=idx.device)
+        return self.dropout(self.tok_emb(idx) + self.pos_emb(positions))
+
+    def last_logits(self, idx: torch.Tensor) -> torch.Tensor:
+        """Logits (B, vocab) for the token after idx (B, T): all that sampling needs.
+
+        Every block but the last runs on all positions, because later blocks read their keys
+        and values; the last block and the head run on the final position alone.
+        """
+        self._check_idx(idx, 0)
+        x = self._embed(idx)
+        for block in self.blocks[:-1]:
+            x = block(x)
+        x = self.blocks[-1].last_position(x)
+        return self.lm_head(self.ln_f(x))[:, -1]
 
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -196,6 +223,10 @@ class BlockVariant(Block):
             return self._add(x, self.mlp(self.ln_2(x)))
         x = self.ln_1(self._add(x, self.attn(x, cache)))
         return self.ln_2(self._add(x, self.mlp(x)))
+
+    def last_position(self, x: torch.Tensor) -> torch.Tensor:
+        """Every wiring runs in full here: the shortcut of Block.last_position is pre-norm's."""
+        return self(x)[:, -1:]
 
 
 def rewire(model: GPT, norm: str = "pre", residual: bool = True) -> GPT:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -76,10 +78,23 @@ def test_kv_cache_yields_the_same_tokens(options):
     assert torch.equal(plain, cached)
 
 
-def test_generate_restores_training_mode():
+def test_generate_restores_training_mode_and_returns_a_tensor_training_can_use():
     net = model().train()
-    generate(net, torch.zeros(1, 1, dtype=torch.long), 2, greedy=True)
+    out = generate(net, torch.zeros(1, 1, dtype=torch.long), 2, greedy=True)
     assert net.training
+    assert not out.is_inference()  # generated text can be fed back into training
+    _, loss = net(out[:, :-1], out[:, 1:])
+    loss.backward()
+
+
+def test_last_logits_equal_the_last_position_of_a_full_forward():
+    for use_torch_kernel in (True, False):
+        torch.manual_seed(0)
+        config = GPTConfig(vocab_size=11, block_size=8, n_layer=3, n_head=2, n_embd=16)
+        net = GPT(replace(config, use_torch_kernel=use_torch_kernel)).eval()
+        idx = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(1))
+        full, _ = net(idx)
+        assert torch.allclose(net.last_logits(idx), full[:, -1], atol=1e-5)
 
 
 def test_bad_sampling_settings_are_refused():
@@ -131,3 +146,21 @@ def test_next_token_logits_with_a_cache_match_the_plain_path_in_both_regimes():
         lengths.append(cache.length)
         idx = torch.cat([idx, plain.argmax(-1, keepdim=True)], dim=1)
     assert lengths == [2, 3, 4, 5, 6, 6, 6, 6, 6]
+
+
+def test_generate_samples_from_any_model_that_returns_logits():
+    """A model of one's own (the capstone exercise's) has neither last_logits nor a cache."""
+    net = model(block_size=6).eval()
+
+    class OwnModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config, self.inner = net.config, net
+
+        def forward(self, idx, targets=None):
+            return self.inner(idx, targets)
+
+    start = torch.tensor([[1, 2]])
+    ours = generate(net, start, 12, generator=torch.Generator().manual_seed(3))
+    theirs = generate(OwnModel(), start, 12, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(ours, theirs)

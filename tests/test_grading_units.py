@@ -9,7 +9,12 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 import pytest
-from course_notebooks import blank_student_notebook, grading, solved_student_notebook
+from course_notebooks import (
+    ASSIGNMENTS,
+    blank_student_notebook,
+    grading,
+    solved_student_notebook,
+)
 
 from minigpt.grading.collect import CollectError, collect, student_id
 from minigpt.grading.repair import read_notebook, repair
@@ -244,3 +249,11 @@ def test_an_edited_test_cell_is_reported(released, solved):
     result = repair(nb, released)
     assert result.flags == {"tampered"}
     assert any("test-sample-tokens: test cell was edited" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_code_scan_finds_nothing_in_the_solutions(assignment):
+    from minigpt.grading.tamper import static_findings
+
+    solved = solved_student_notebook(assignment)
+    assert static_findings(solved, blank_student_notebook(assignment)) == []

@@ -5,6 +5,7 @@ import torch
 
 from minigpt.model import GPT, parameter_count_formula
 from minigpt.presets import PRESETS, get_preset
+from minigpt.speed import native_bfloat16
 
 
 def tokens_per_run(name: str) -> int:
@@ -27,8 +28,9 @@ def test_capstone_recipe_sits_between_the_laptop_and_the_gpu_recipes():
     assert capstone.model.block_size == 128 and capstone.train.batch_size == 32
     assert tokens_per_run("cpu-small") * 8 == tokens_per_run("cpu-capstone")
     assert tokens_per_run("cpu-capstone") < tokens_per_run("gpu-baby") / 6
-    # A CPU recipe: the written-out attention, whose backward pass is fast on a CPU.
-    assert not capstone.model.use_torch_kernel
+    # A CPU recipe: the fused attention kernel in float32, the written-out one in bfloat16.
+    assert capstone.model.use_torch_kernel == (not native_bfloat16(torch.device("cpu")))
+    assert get_preset("cpu-small").model.use_torch_kernel == capstone.model.use_torch_kernel
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -15,6 +15,7 @@ from minigpt.train import (
     inputs_and_targets,
     learning_rate_at,
     load_checkpoint,
+    micro_batch_rows,
     next_token_loss,
     save_checkpoint,
     train,
@@ -155,3 +156,95 @@ def test_free_running_inputs_feed_back_samples_like_the_uncached_loop():
     assert torch.equal(got, want)
     assert torch.equal(got[:, 0], x[:, 0]) and torch.equal(got[~replace], x[~replace])
     assert not torch.equal(got, x)
+
+
+def test_a_stopped_run_resumes_and_ends_where_an_uninterrupted_run_ends(
+    tmp_path, char_splits, monkeypatch
+):
+    config = replace(QUICK, max_iters=50, eval_interval=20)
+    tokenizer = CharTokenizer.fit("abc")
+
+    def run(path, resume=None, model=None):
+        if model is None:
+            torch.manual_seed(0)
+            model = GPT(replace(TINY, dropout=0.2))  # dropout: the random state must resume too
+        history = train(
+            model, char_splits.train, char_splits.val, config, "cpu", False, path, tokenizer, resume
+        )
+        return model, history
+
+    whole, whole_history = run(tmp_path / "whole.pt")
+
+    def disconnect_at_step_30(step, config):
+        if step == 30:
+            raise KeyboardInterrupt("the runtime disconnected")
+        return learning_rate_at(step, config)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("minigpt.train.learning_rate_at", disconnect_at_step_30)
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path / "stopped.pt")
+    model, _, saved = load_checkpoint(tmp_path / "stopped.pt")
+    assert saved["training_state"]["step"] == 20 and len(saved["history"]["batch_loss"]) == 20
+    resumed, resumed_history = run(tmp_path / "stopped.pt", resume=saved, model=model)
+    assert resumed_history.batch_loss == whole_history.batch_loss
+    assert resumed_history.val_loss == whole_history.val_loss
+    assert resumed_history.steps == whole_history.steps == [0, 20, 40, 50]
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    final = load_checkpoint(tmp_path / "stopped.pt")[2]
+    assert final["training_state"]["step"] == 50
+
+
+def test_resuming_a_checkpoint_without_training_state_explains(tmp_path, char_splits):
+    model, history = train_tiny(char_splits)
+    save_checkpoint(tmp_path / "old.pt", model, CharTokenizer.fit("abc"), QUICK, history)
+    saved = load_checkpoint(tmp_path / "old.pt")[2]
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        train(model, char_splits.train, char_splits.val, QUICK, progress=False, resume=saved)
+
+
+def test_micro_batches_add_up_to_the_same_step(char_splits):
+    """Two micro-batches of 4 rows make the step one batch of 8 makes (float32, same data)."""
+    exact = replace(QUICK, max_iters=20, mixed_precision=False)
+
+    def losses(grad_accum):
+        torch.manual_seed(0)
+        model = GPT(TINY)
+        config = replace(exact, grad_accum=grad_accum)
+        history = train(model, char_splits.train, char_splits.val, config, progress=False)
+        return history.batch_loss, model
+
+    (one, model_one), (two, model_two) = losses(1), losses(2)
+    assert one == pytest.approx(two, abs=1e-5)
+    for a, b in zip(model_one.parameters(), model_two.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-3)
+    with pytest.raises(ValueError, match="cannot be cut into 1 process"):
+        micro_batch_rows(replace(QUICK, batch_size=12, grad_accum=5))
+    assert micro_batch_rows(replace(QUICK, batch_size=12, grad_accum=2), world_size=3) == 2
+
+
+def test_compile_falls_back_to_the_same_training_with_a_message(char_splits, monkeypatch, capsys):
+    _, eager = train_tiny(char_splits)
+
+    def broken_compile(model):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no backend for this machine\nmore detail")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr("minigpt.speed.why_no_compile", lambda device: None)
+    torch.manual_seed(1337)
+    model = GPT(TINY)
+    config = replace(QUICK, compile=True)
+    history = train(model, char_splits.train, char_splits.val, config, progress=False)
+    assert "compiling failed (no backend for this machine)" in capsys.readouterr().out
+    assert history.batch_loss == eager.batch_loss
+    assert history.compile_seconds > 0 and eager.compile_seconds == 0
+
+    monkeypatch.setattr("minigpt.speed.why_no_compile", lambda device: "no C++ compiler here")
+    torch.manual_seed(1337)
+    history = train(GPT(TINY), char_splits.train, char_splits.val, config, progress=False)
+    assert "--compile: no C++ compiler here; training without it" in capsys.readouterr().out
+    assert history.batch_loss == eager.batch_loss
