@@ -22,6 +22,7 @@ from minigpt.data import get_batch
 from minigpt.model import GPT, GPTConfig, KVCache
 from minigpt.shapes import ShapeError
 from minigpt.tokenizers import Tokenizer, tokenizer_from_dict
+from minigpt.utils import bfloat16_switched_off
 
 
 @dataclass
@@ -149,6 +150,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 def native_bfloat16(device: torch.device) -> bool:
     """Whether this device multiplies bfloat16 in hardware; emulated bfloat16 is slower."""
+    if bfloat16_switched_off():
+        return False
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
