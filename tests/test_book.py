@@ -47,6 +47,25 @@ def test_solutions_and_exercises_are_not_published(built_book):
     assert not (built_book / "reports").exists()
 
 
+def test_math_is_served_with_the_book(built_book):
+    page = (built_book / "book" / "04-self-attention.html").read_text()
+    assert 'src="../_static/mathjax/tex-mml-chtml.js' in page
+    assert "cdn.jsdelivr.net" not in page and "mathjax@" not in page
+    mathjax = built_book / "_static" / "mathjax"
+    assert (mathjax / "tex-mml-chtml.js").stat().st_size > 500_000
+    assert list((mathjax / "output" / "chtml" / "fonts").rglob("*.woff"))
+
+
+def test_chapters_have_figures_and_no_errors(built_book):
+    for name in toc_files():
+        if not re.match(r"book/\d\d-", name):
+            continue
+        html = (built_book / f"{name}.html").read_text()
+        assert html.count("<img") >= 2, f"{name}: fewer than two figures"
+        # myst-nb renders an error output as a block of class "output traceback".
+        assert "output traceback" not in html, f"{name}: a cell raised an error"
+
+
 def test_colab_links_point_at_notebooks_in_the_repository(built_book):
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     prefix = "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/")
