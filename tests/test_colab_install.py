@@ -40,7 +40,9 @@ def course_repository(path: Path) -> str:
     students must not get. Returns the tagged commit."""
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, path / name)
-    shutil.copytree(ROOT / "minigpt", path / "minigpt", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "minigpt", path / "minigpt", ignore=shutil.ignore_patterns("__pycache__")
+    )
     git("init", "-q", "-b", "main", cwd=path)
     git("add", ".", cwd=path)
     git("commit", "-q", "-m", "the release", cwd=path)

@@ -63,7 +63,7 @@ def package_version(root: Path = ROOT) -> str:
     text = (root / "minigpt" / "__init__.py").read_text(encoding="utf-8")
     found = re.search(r'^__version__ = "([^"]+)"$', text, flags=re.MULTILINE)
     if found is None:
-        raise SystemExit("minigpt/__init__.py must set __version__ = \"X.Y.Z\"")
+        raise SystemExit('minigpt/__init__.py must set __version__ = "X.Y.Z"')
     return found.group(1)
 
 
