@@ -30,7 +30,7 @@ def test_attention_plot_has_one_panel_per_head():
 
 def test_attention_panels_grow_with_the_labelled_sequence():
     weights = torch.softmax(torch.randn(4, 20, 20), dim=-1)
-    fig = plot.plot_attention(weights, tokens=list("LUCIO:\nWhat says s"))
+    fig = plot.plot_attention(weights, tokens=list("LUCIO:\nWhat says she"))
     width, height = fig.get_size_inches()
     assert width <= 13 and height >= 10  # 2 x 2 panels of 6 inches, not 4 slivers in a row
     assert width / 20 >= 0.25 and fig.axes[0].get_xticklabels()[0].get_fontsize() >= 9
