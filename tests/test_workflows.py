@@ -80,3 +80,8 @@ def test_the_book_is_built_from_main_and_deployed_with_the_pages_actions():
     # Jupyter Book keeps its execution cache there when _config.yml names no other place.
     assert "cache" not in yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
     assert "_build/.jupyter_cache" in cached
+    for name in ("tests.yml", "book.yml"):
+        python = [
+            s for s in steps(workflow(name)) if s.get("uses", "").startswith("actions/setup-py")
+        ]
+        assert python and python[0]["with"]["cache"] == "pip", name
