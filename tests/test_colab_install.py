@@ -12,6 +12,7 @@ runtime), so any attempt to fetch or replace a package fails instead of download
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,9 @@ def colab_like_runtime(path: Path) -> Path:
         if entry.name.startswith(HIDDEN_FROM_THE_RUNTIME) or entry.suffix == ".pth":
             continue
         (view / entry.name).symlink_to(entry)
-    subprocess.run([sys.executable, "-m", "venv", str(path / "venv")], check=True)
+    # Without its own pip and setuptools: the runtime's come with the rest, recent as on Colab
+    # (a fresh venv's setuptools is too old for torch's requirements, and pip would replace it).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path / "venv")], check=True)
     python = path / "venv" / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -113,7 +116,8 @@ def test_the_setup_cell_installs_the_release_into_a_runtime_with_its_own_torch(
     nb = course.solved_exercise(ASSIGNMENT)
     setup = next(cell for cell in nb.cells if cell.cell_type == "code")
     assert setup.source == course.setup_cell_source()
-    setup.source = course.setup_cell_source(url=f"file://{repo}")
+    # file://localhost/...: this pip's URL check refuses a git+file URL without a host.
+    setup.source = course.setup_cell_source(url=f"file://localhost{repo}")
     kernels = tmp_path / "jupyter" / "kernels" / "colab"
     kernels.mkdir(parents=True)
     spec = {
@@ -123,10 +127,13 @@ def test_the_setup_cell_installs_the_release_into_a_runtime_with_its_own_torch(
     }
     (kernels / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    # Offline pip: no index, no local wheel folders from this machine's pip configuration.
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # pip's inverted switch: 0 turns it off
     monkeypatch.setenv("NBGRADER_EXECUTION", "validate")  # the exercise's quick mode
-    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="colab", resources={"metadata": {"path": str(work)}}
     )
