@@ -17,6 +17,15 @@ import torch
 RESULTS = Path(__file__).parent / "results"
 
 
+def cpu_flags() -> str:
+    """The flags that decide CPU speed here: avx2, and avx512_bf16 (native bfloat16)."""
+    try:
+        present = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "unknown"
+    return " ".join(flag for flag in ("avx2", "avx512_bf16") if flag in present) or "neither"
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -28,6 +37,7 @@ def machine() -> dict:
         pass
     info = {
         "cpu": cpu,
+        "cpu flags": cpu_flags(),
         "cores": os.cpu_count(),
         "torch threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -60,6 +70,8 @@ def write_table(results: Path = RESULTS) -> None:
         record = json.loads(path.read_text())
         m = record["machine"]
         where = f"{m['cpu']}, {m['cores']} cores" + (f", {m['gpu']}" if "gpu" in m else "")
+        if "cpu flags" in m:
+            where += f" ({m['cpu flags']})"
         lines += [
             f"## {record['benchmark']}",
             "",

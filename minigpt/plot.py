@@ -37,24 +37,30 @@ def plot_losses(history: History, title: str = "Training", ax: plt.Axes | None =
 def plot_attention(
     weights: torch.Tensor, tokens: Sequence[str] | None = None, title: str = "Attention"
 ) -> Figure:
-    """One heatmap per head; `weights` is (n_head, T, T) or (T, T). Rows are queries."""
+    """One heatmap per head; `weights` is (n_head, T, T) or (T, T). Rows are queries.
+
+    With tokens, each panel grows with T so that every character stays readable on its axes, and
+    the panels wrap into as many rows as a page-wide figure needs.
+    """
     weights = weights.detach().float().cpu()
     if weights.dim() == 2:
         weights = weights.unsqueeze(0)
     n_head, T, _ = weights.shape
-    cols = min(n_head, 4)
+    labelled = tokens is not None and T <= 32
+    side = max(3.2, 0.3 * T) if labelled else 3.2
+    cols = max(1, min(n_head, 4, int(13 // side)))
     rows = math.ceil(n_head / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(side * cols, side * rows), squeeze=False)
     labels = [_printable(t) for t in tokens] if tokens is not None else None
     for h, ax in enumerate(axes.flat):
         if h >= n_head:
             ax.axis("off")
             continue
         ax.imshow(weights[h].numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
-        ax.set_title(f"head {h}" if n_head > 1 else title, fontsize=10)
-        if labels is not None and T <= 32:
-            ax.set_xticks(range(T), labels, fontsize=7)
-            ax.set_yticks(range(T), labels, fontsize=7)
+        ax.set_title(f"head {h}" if n_head > 1 else title, fontsize=11)
+        if labelled:
+            ax.set_xticks(range(T), labels, fontsize=10)
+            ax.set_yticks(range(T), labels, fontsize=10)
         else:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -115,7 +121,7 @@ def plot_temperatures(
     positions = range(len(logits))
     for ax, temperature in zip(axes, temperatures, strict=True):
         ax.bar(positions, softmax_with_temperature(logits, temperature).numpy(), color="tab:blue")
-        ax.set_title(f"T = {temperature:g}")
+        ax.set_title(f"τ = {temperature:g}")  # τ: T is the sequence length elsewhere
         if labels is not None and len(labels) <= 30:
             ax.set_xticks(positions, [_printable(s) for s in labels], fontsize=8)
         ax.set_xlabel("token")

@@ -16,9 +16,15 @@ import shutil
 import torch
 import torch.nn as nn
 
+from minigpt.utils import bfloat16_switched_off
+
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether this device multiplies bfloat16 in hardware; emulated bfloat16 is slower."""
+    """Whether this device multiplies bfloat16 in hardware; emulated bfloat16 is slower.
+
+    MINIGPT_NO_BF16=1 answers no, to run (and time) what a CPU without it runs."""
+    if bfloat16_switched_off():
+        return False
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":

@@ -19,6 +19,7 @@ import torch
 QUICK_ENV = "MINIGPT_QUICK"
 DEVICE_ENV = "MINIGPT_DEVICE"
 GRADING_ENV = "NBGRADER_EXECUTION"
+NO_BF16_ENV = "MINIGPT_NO_BF16"
 
 T = TypeVar("T")
 
@@ -71,6 +72,12 @@ def budget(full: T, quick: T) -> T:
     return quick if quick_mode() else full
 
 
+def bfloat16_switched_off() -> bool:
+    """True when MINIGPT_NO_BF16 is set: train in float32 even where bfloat16 is native, to see
+    (and time) what a CPU without it, such as an AVX2-only laptop, does."""
+    return os.environ.get(NO_BF16_ENV, "") not in ("", "0")
+
+
 def in_colab() -> bool:
     return "google.colab" in sys.modules
 
@@ -87,6 +94,7 @@ def environment_report() -> dict[str, str]:
         "cpu threads": str(torch.get_num_threads()),
         "colab": "yes" if in_colab() else "no",
         "quick mode": "on" if quick_mode() else "off",
+        "bfloat16": "switched off (MINIGPT_NO_BF16)" if bfloat16_switched_off() else "where native",
     }
     if device.type == "cuda":
         report["gpu"] = torch.cuda.get_device_name(device)

@@ -16,6 +16,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ.setdefault("MINIGPT_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MINIGPT_DEVICE", "cpu")  # same results on every machine that runs CI
+# One torch thread here and in every kernel the tests start: the models are tiny, and on a busy
+# machine several threads per process wait for each other (tenfold slowdowns were measured).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,10 @@ import mistake_costs  # noqa: E402, F401  (tools/mistake_costs.py, for the tests
 
 ASSIGNMENTS = course.assignments()
 
+# Seconds a notebook cell may run in the tests: long enough that only a hang reaches it. Quick mode
+# keeps every cell to seconds on a quiet machine, but a busy neighbour can slow one tenfold.
+CELL_TIMEOUT = 600
+
 
 def grading(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader") or {}
@@ -67,6 +71,16 @@ def blank_student_notebook(assignment: str) -> nbformat.NotebookNode:
 def max_points(assignment: str) -> float:
     nb = nbformat.read(solution_path(assignment), as_version=4)
     return sum(grading(cell).get("points", 0) for cell in nb.cells if grading(cell).get("grade"))
+
+
+def validator(**options):
+    """nbgrader's Validator with the tests' cell limit (its own default is 30 s)."""
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.timeout = CELL_TIMEOUT
+    return Validator(config=config, **options)
 
 
 def copy_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

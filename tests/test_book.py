@@ -29,15 +29,8 @@ def built_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     env = dict(os.environ, MINIGPT_QUICK="1", TQDM_DISABLE="1")
     env.pop("MPLBACKEND", None)  # the kernels must use the inline backend to keep figures
-    command = [
-        str(Path(sys.executable).parent / "jupyter-book"),
-        "build",
-        str(ROOT),
-        "--path-output",
-        str(out),
-        "--warningiserror",
-        "--keep-going",
-    ]
+    # What `make book` runs: jupyter-book with --warningiserror, reports kept out of the site.
+    command = [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     return out / "_build" / "html"
@@ -51,6 +44,16 @@ def test_every_page_of_the_toc_is_built(built_book):
 def test_solutions_and_exercises_are_not_published(built_book):
     assert not (built_book / "solutions").exists()
     assert not list(built_book.rglob("*solution*.html"))
+    assert not (built_book / "reports").exists()
+
+
+def test_math_is_served_with_the_book(built_book):
+    page = (built_book / "book" / "04-self-attention.html").read_text()
+    assert 'src="../_static/mathjax/tex-mml-chtml.js' in page
+    assert "cdn.jsdelivr.net" not in page and "mathjax@" not in page
+    mathjax = built_book / "_static" / "mathjax"
+    assert (mathjax / "tex-mml-chtml.js").stat().st_size > 500_000
+    assert list((mathjax / "output" / "chtml" / "fonts").rglob("*.woff"))
 
 
 def test_chapters_have_figures_and_no_errors(built_book):

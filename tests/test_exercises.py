@@ -18,8 +18,8 @@ from course_notebooks import (
     marked_blocks,
     solution_path,
     unmarked_lines,
+    validator,
 )
-from nbgrader.validator import Validator
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def test_there_are_assignments():
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_passes_its_own_tests(assignment, tmp_path):
     # The Validator API, not `nbgrader validate`: the command exits 0 even when tests fail.
-    results = Validator(validate_all=True).validate(str(solution_path(assignment)))
+    results = validator(validate_all=True).validate(str(solution_path(assignment)))
     failures = [f"{f['source'][:60]!r}: {f['error'][-400:]}" for f in results.get("failed", [])]
     assert not failures, "\n".join(failures)
     assert not results.get("type_changed") and not results.get("changed")
@@ -41,7 +41,7 @@ def test_solution_passes_its_own_tests(assignment, tmp_path):
 def test_unmodified_exercise_fails_every_test(assignment):
     nb = nbformat.read(exercise_path(assignment), as_version=4)
     graded_tests = [cell for cell in nb.cells if grading(cell).get("grade")]
-    results = Validator().validate(str(exercise_path(assignment)))
+    results = validator().validate(str(exercise_path(assignment)))
     assert len(results.get("failed", [])) == len(graded_tests) > 0
 
 

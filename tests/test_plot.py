@@ -28,6 +28,14 @@ def test_attention_plot_has_one_panel_per_head():
     assert len(plot.plot_attention(weights[0]).axes[0].images) == 1
 
 
+def test_attention_panels_grow_with_the_labelled_sequence():
+    weights = torch.softmax(torch.randn(4, 20, 20), dim=-1)
+    fig = plot.plot_attention(weights, tokens=list("LUCIO:\nWhat says she"))
+    width, height = fig.get_size_inches()
+    assert width <= 13 and height >= 10  # 2 x 2 panels of 6 inches, not 4 slivers in a row
+    assert width / 20 >= 0.25 and fig.axes[0].get_xticklabels()[0].get_fontsize() >= 9
+
+
 def test_bigram_plot_labels_every_symbol():
     fig = plot.plot_bigram_counts(torch.ones(3, 3), ["a", "\n", " "])
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
@@ -47,4 +55,4 @@ def test_projection_keeps_the_main_direction():
 
 def test_temperature_plot_has_a_panel_per_temperature():
     fig = plot.plot_temperatures(torch.tensor([2.0, 1.0, 0.0]), (0.5, 1.0, 2.0, 5.0), list("abc"))
-    assert [ax.get_title() for ax in fig.axes] == ["T = 0.5", "T = 1", "T = 2", "T = 5"]
+    assert [ax.get_title() for ax in fig.axes] == ["τ = 0.5", "τ = 1", "τ = 2", "τ = 5"]

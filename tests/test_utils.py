@@ -40,3 +40,18 @@ def test_environment_report_names_the_essentials():
     report = utils.environment_report()
     for key in ("python", "torch", "device", "minigpt", "data folder", "nbgrader"):
         assert report[key]
+
+
+def test_bfloat16_can_be_switched_off_where_it_is_native(monkeypatch):
+    from minigpt.train import autocast_for, native_bfloat16
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    cpu = torch.device("cpu")
+    monkeypatch.delenv(utils.NO_BF16_ENV, raising=False)
+    assert native_bfloat16(cpu)
+    assert isinstance(autocast_for(cpu), torch.autocast)
+    monkeypatch.setenv(utils.NO_BF16_ENV, "1")
+    assert not native_bfloat16(cpu) and not isinstance(autocast_for(cpu), torch.autocast)
+    assert "switched off" in utils.environment_report()["bfloat16"]
+    monkeypatch.setenv(utils.NO_BF16_ENV, "0")
+    assert native_bfloat16(cpu)

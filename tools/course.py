@@ -15,13 +15,16 @@ tests (a locked, graded test cell worth `points`), readonly (a locked markdown c
 Graded cells get their grade_id as cell id, so ids stay stable across edits; other cells are
 numbered in order.
 
-Every notebook starts with the same set-up cell, built from the repository URL in _config.yml;
-exercises/ is only ever written by this script.
+Every notebook starts with the same set-up cell, built from the repository URL in _config.yml
+and the package version in minigpt/__init__.py: it installs the release tagged v<version>, so the
+package students are checked against never moves during a term. exercises/ is only ever written
+by this script.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -41,7 +44,7 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("minigpt") is None:
-    package = "minigpt @ git+{url}@{branch}"
+    package = "minigpt @ git+{url}@{tag}"  # this course release, whatever main holds now
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
 
 from minigpt.utils import notebook_setup
@@ -49,16 +52,29 @@ from minigpt.utils import notebook_setup
 device = notebook_setup()"""
 
 
-def repository(root: Path = ROOT) -> tuple[str, str]:
-    """(url, branch) from _config.yml: the one place that names the repository."""
+def repository_url(root: Path = ROOT) -> str:
+    """The repository URL from _config.yml: the one place that names the repository."""
     config = yaml.safe_load((root / "_config.yml").read_text())
-    repo = config["repository"]
-    return repo["url"].rstrip("/"), repo.get("branch", "main")
+    return config["repository"]["url"].rstrip("/")
 
 
-def setup_cell_source(root: Path = ROOT) -> str:
-    url, branch = repository(root)
-    return SETUP_TEMPLATE.format(url=url, branch=branch)
+def package_version(root: Path = ROOT) -> str:
+    """minigpt's version, read from the one place that sets it (pyproject.toml reads it too)."""
+    text = (root / "minigpt" / "__init__.py").read_text(encoding="utf-8")
+    found = re.search(r'^__version__ = "([^"]+)"$', text, flags=re.MULTILINE)
+    if found is None:
+        raise SystemExit('minigpt/__init__.py must set __version__ = "X.Y.Z"')
+    return found.group(1)
+
+
+def release_tag(root: Path = ROOT) -> str:
+    """The git tag of this course release: students install exactly this, never a branch."""
+    return f"v{package_version(root)}"
+
+
+def setup_cell_source(root: Path = ROOT, url: str | None = None) -> str:
+    """The set-up cell; `url` replaces the repository's (a test points it at a local clone)."""
+    return SETUP_TEMPLATE.format(url=url or repository_url(root), tag=release_tag(root))
 
 
 def book_notebooks(root: Path = ROOT) -> list[Path]:
