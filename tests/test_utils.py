@@ -43,7 +43,7 @@ def test_environment_report_names_the_essentials():
 
 
 def test_bfloat16_can_be_switched_off_where_it_is_native(monkeypatch):
-    from minigpt.train import autocast_for, native_bfloat16
+    from minigpt.speed import autocast_for, native_bfloat16
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     cpu = torch.device("cpu")
