@@ -1,8 +1,8 @@
 """Similarity flags: a renamed copy is listed; independent answers, stubs and the solution are not.
 
 The answers come from the course itself: each exercise's solution and the correct alternatives
-of tests/variants/ were written independently of each other, so no two may be listed, while a
-copy of any of them with other names, comments and layout must be.
+in its catalogue (minigpt.mistakes) were written independently of each other, so no two may be
+listed, while a copy of any of them with other names, comments and layout must be.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import ast
 
 import nbformat
 import pytest
-import yaml
-from course_notebooks import ASSIGNMENTS, ROOT, exercise_path, solution_path
+from course_notebooks import ASSIGNMENTS, exercise_path, solution_path
 
 from minigpt.grading.similarity import (
     MIN_TOKENS,
@@ -27,6 +26,7 @@ from minigpt.grading.similarity import (
     tokens,
 )
 from minigpt.grading.tasks import answers
+from minigpt.mistakes import catalogue
 
 
 class Renamer(ast.NodeTransformer):
@@ -62,17 +62,16 @@ def renamed_copy(source: str) -> str:
 def course_answers(assignment: str):
     stubs = answers(nbformat.read(exercise_path(assignment), as_version=4))
     solutions = answers(nbformat.read(solution_path(assignment), as_version=4))
-    variants = yaml.safe_load((ROOT / "tests" / "variants" / f"{assignment}.yml").read_text())
-    return stubs, solutions, variants
+    return stubs, solutions, catalogue(assignment)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_renamed_copies_are_listed_and_independent_answers_are_not(assignment):
     stubs, solutions, variants = course_answers(assignment)
     checked = 0
-    for grade_id, kinds in variants.items():
+    for grade_id, task in variants.items():
         stub, solution = stubs[grade_id], solutions[grade_id]
-        originals = {f"alt{i}": src for i, src in enumerate(kinds.get("alternatives", {}).values())}
+        originals = {f"alt{i}": alt.source for i, alt in enumerate(task.alternatives)}
         students = {name: {grade_id: src} for name, src in originals.items()}
         students |= {
             f"copy-of-{name}": {grade_id: renamed_copy(src)} for name, src in originals.items()
