@@ -10,8 +10,9 @@ solution itself are not compared.
 
 Python's own `tokenize` and `difflib` do the work. copydetect (MOSS-style fingerprints, the
 stub as its boilerplate) was tried first on the course's own answers, the correct alternatives
-of tests/variants/: it found 57 of their 76 renamed copies (its tokens keep `self`, and its
-25-character fingerprints break on a changed bracket in a five-line answer), this comparison
+then in tests/variants/ (now minigpt.mistakes): it found 57 of their 76 renamed copies (its
+tokens keep `self`, and its 25-character fingerprints break on a changed bracket in a five-line
+answer), this comparison
 finds all 76. Of the 115 pairs of independently written answers, each put the same one above
 its threshold: an alternative one token away from the solution, which is set aside anyway.
 """
