@@ -12,9 +12,9 @@ Python's own `tokenize` and `difflib` do the work. copydetect (MOSS-style finger
 stub as its boilerplate) was tried first on the course's own answers, the correct alternatives
 then in tests/variants/ (now minigpt.mistakes): it found 57 of their 76 renamed copies (its
 tokens keep `self`, and its 25-character fingerprints break on a changed bracket in a five-line
-answer), this comparison
-finds all 76. Of the 115 pairs of independently written answers, each put the same one above
-its threshold: an alternative one token away from the solution, which is set aside anyway.
+answer), this comparison finds all 76. Of the 115 pairs of independently written answers, each
+put the same one above its threshold: an alternative one token away from the solution, which is
+set aside anyway.
 """
 
 from __future__ import annotations
