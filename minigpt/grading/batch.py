@@ -10,9 +10,11 @@ import csv
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 
 from minigpt.grading import tamper
 from minigpt.grading.collect import Submission, collect
@@ -40,13 +42,26 @@ FLAG_MEANINGS = {
 UNGRADED = {"error", "unreadable"}
 
 
-def _answer_ids(released) -> set[str]:
-    return {
-        c.get("id") for c in released.cells if (c.metadata.get("nbgrader") or {}).get("solution")
-    }
+@dataclass(frozen=True)
+class Assignment:
+    """What every student's grading compares with, worked out once for the class."""
+
+    released: NotebookNode  # the student version nbgrader makes
+    name: str  # the notebook's file name
+    answers: set[str]  # ids of the answer cells
+    tests: set[str]  # ids of the graded test cells
+    trusted: dict[str, str]  # cell id -> fingerprint of the cells the course wrote
+
+    @classmethod
+    def of(cls, released: NotebookNode, source: NotebookNode, name: str) -> Assignment:
+        def ids(key: str, nb: NotebookNode) -> set[str]:
+            return {c.get("id") for c in nb.cells if (c.metadata.get("nbgrader") or {}).get(key)}
+
+        trusted = tamper.trusted_hashes(released, source)
+        return cls(released, name, ids("solution", released), ids("grade", source), trusted)
 
 
-def _grade_one(course: Course, released, source, name: str, submission: Submission) -> Row:
+def _grade_one(course: Course, given: Assignment, submission: Submission) -> Row:
     """Grade one student; never raises, so one notebook cannot stop the class."""
     row = Row(submission.student, submission.origin)
     if not course.sandboxed:
@@ -59,25 +74,21 @@ def _grade_one(course: Course, released, source, name: str, submission: Submissi
             row.flags.add("unreadable")
             row.notes.append(problem)
             return row
-        repaired = repair(notebook, released)
+        repaired = repair(notebook, given.released)
         row.flags |= repaired.flags
         row.notes += repaired.notes
-        answers = _answer_ids(released)
-        run = course.autograde(submission.student, repaired.notebook, name, answers)
-        trusted = tamper.trusted_hashes(released, source)
-        tests = {
-            c.get("id") for c in source.cells if (c.metadata.get("nbgrader") or {}).get("grade")
-        }
-        suspicions = tamper.static_findings(repaired.notebook, released) + tamper.guard_findings(
-            run.findings, run.finished, trusted, tests
+        student, mine = submission.student, repaired.notebook
+        run = course.autograde(student, mine, given.name, given.answers)
+        suspicions = tamper.static_findings(mine, given.released) + tamper.guard_findings(
+            run.findings, run.finished, given.trusted, given.tests
         )
-        if "error" not in run.flags and (
-            suspicions or tamper.has_extra_code(repaired.notebook, released)
-        ):
+        if "error" not in run.flags and (suspicions or tamper.has_extra_code(mine, given.released)):
             alone = course.autograde(
-                submission.student, tamper.answers_only(repaired.notebook, released), name, answers
+                student, tamper.answers_only(mine, given.released), given.name, given.answers
             )
-            suspicions += tamper.guard_findings(alone.findings, alone.finished, trusted, tests)
+            suspicions += tamper.guard_findings(
+                alone.findings, alone.finished, given.trusted, given.tests
+            )
             if "error" not in alone.flags and alone.score < run.score:
                 if suspicions:
                     run = alone
@@ -117,7 +128,7 @@ def grade_class(
     try:
         released = course.release()
         source_path = course.source_notebook()
-        solution = nbformat.read(source_path, as_version=4)
+        given = Assignment.of(released, nbformat.read(source_path, as_version=4), source_path.name)
         submissions, warnings = collect(source, assignment, course.scratch / "collected")
         for warning in warnings:
             log(f"warning: {warning}")
@@ -125,12 +136,7 @@ def grade_class(
         isolation = "each in a sandbox" if sandboxed else "WITHOUT a sandbox"
         log(f"grading {len(submissions)} of {assignment}, {jobs} at a time, {isolation}")
         with ThreadPoolExecutor(jobs) as pool:
-            rows = list(
-                pool.map(
-                    lambda s: _grade_one(course, released, solution, source_path.name, s),
-                    submissions,
-                )
-            )
+            rows = list(pool.map(lambda s: _grade_one(course, given, s), submissions))
         scores = course.scores([row.student for row in rows])
         for row in rows:
             if row.student not in scores:

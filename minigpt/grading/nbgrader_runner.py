@@ -360,12 +360,14 @@ class Course:
         findings = run.folder / "findings.log"
         if findings.exists():
             run.findings = findings.read_text(encoding="utf-8", errors="replace").splitlines()
-        graded = run.path("autograded") / self.assignment / name
+        path = run.path("autograded") / self.assignment / name
+        graded = nbformat.read(path, as_version=4) if path.exists() else None
+        if graded is not None:
+            _flag_outputs(graded, run, self.cell_timeout)
         if "error" not in run.flags:
             run.grades = self._grades(run)
-            self._feedback(run, graded)
-        if graded.exists():
-            _flag_outputs(nbformat.read(graded, as_version=4), run, self.cell_timeout)
+            if graded is not None:
+                self._feedback(run, graded)
         return run
 
     def _grades(self, run: Run) -> dict[str, tuple[float, float]]:
@@ -382,15 +384,12 @@ class Course:
                 for grade in notebook.grades
             }
 
-    def _feedback(self, run: Run, graded: Path) -> None:
-        """Feedback HTML from a copy of the graded notebook without hidden tests or tracebacks."""
+    def _feedback(self, run: Run, graded: nbformat.NotebookNode) -> None:
+        """Feedback HTML from the graded notebook without hidden tests or tracebacks."""
         from nbgrader.preprocessors import ClearHiddenTests
 
-        if not graded.exists():
-            return
         shown = run.course / "shown"
-        nb = nbformat.read(graded, as_version=4)
-        nb, _ = ClearHiddenTests().preprocess(nb, {})
+        nb, _ = ClearHiddenTests().preprocess(graded, {})
         for cell in nb.cells:
             if (cell.metadata.get("nbgrader") or {}).get("grade") and cell.cell_type == "code":
                 for output in cell.get("outputs", []):

@@ -181,19 +181,12 @@ def static_findings(notebook: NotebookNode, released: NotebookNode) -> list[str]
 
 def trusted_hashes(released: NotebookNode, source: NotebookNode) -> dict[str, str]:
     """Fingerprints of the cells the course wrote: cell id -> hash (tests with hidden parts)."""
+    answers = {c.get("id") for c in released.cells if _grading(c).get("solution")}
     hashes = {c.get("id", ""): cell_hash(c.source) for c in released.cells if c.cell_type == "code"}
     for cell in source.cells:
         if cell.cell_type == "code" and _grading(cell).get("grade"):
             hashes[cell.get("id", "")] = cell_hash(cell.source)
-    return {
-        cell_id: digest
-        for cell_id, digest in hashes.items()
-        if not _grading(_by_id(released, cell_id)).get("solution")
-    }
-
-
-def _by_id(nb: NotebookNode, cell_id: str) -> NotebookNode:
-    return next((c for c in nb.cells if c.get("id") == cell_id), NotebookNode())
+    return {cell_id: digest for cell_id, digest in hashes.items() if cell_id not in answers}
 
 
 def guard_findings(
