@@ -131,10 +131,6 @@ def _namespaces() -> list[str]:
     ]
 
 
-def _guard_command(policy: Policy, connection_file: str, fd: int) -> list[str]:
-    return [sys.executable, "-m", "minigpt.grading.guard", str(fd), "-f", connection_file]
-
-
 def _kernel_env(policy: Policy) -> dict[str, str]:
     env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     threads = str(policy.threads)
@@ -176,7 +172,7 @@ def _launch(policy: Policy, connection_file: str) -> int:
     """Start the guarded kernel (sandboxed or not) and copy its reports out until it ends."""
     resource.setrlimit(resource.RLIMIT_AS, (policy.memory_bytes, policy.memory_bytes))
     read_end, write_end = os.pipe()
-    inner = _guard_command(policy, connection_file, write_end)
+    inner = [sys.executable, "-m", "minigpt.grading.guard", str(write_end), "-f", connection_file]
     if policy.sandboxed:
         command, env, cwd = bwrap_command(policy, inner), None, None
     else:
