@@ -179,33 +179,39 @@ def _sandbox_status() -> str:
 def _grade(args: argparse.Namespace) -> int:
     import nbformat
 
-    from minigpt.grading.batch import UNGRADED, exit_status, grade_class, summary, write_csv
+    from minigpt.grading.batch import (
+        UNGRADED,
+        Options,
+        exit_status,
+        grade_class,
+        summary,
+        write_csv,
+    )
     from minigpt.grading.collect import CollectError
+    from minigpt.grading.course import GradingSetupError
     from minigpt.grading.lms import write_lms
-    from minigpt.grading.nbgrader_runner import GradingSetupError
+    from minigpt.grading.notebook import answers_of
     from minigpt.grading.report import class_summary, write_report
     from minigpt.grading.sandbox import SandboxUnavailable
+    from minigpt.grading.session import Limits
     from minigpt.grading.similarity import find_similar
-    from minigpt.grading.tasks import answers
 
     course = Path(args.course)
+    options = Options(
+        jobs=args.jobs,
+        limits=Limits(cell_seconds=args.timeout, notebook_seconds=args.notebook_timeout),
+        memory_gb=args.memory_gb,
+        sandboxed=not args.no_sandbox,
+    )
     try:
-        rows = grade_class(
-            course,
-            args.assignment,
-            Path(args.submissions),
-            args.jobs,
-            args.timeout,
-            args.memory_gb,
-            sandboxed=not args.no_sandbox,
-        )
+        rows = grade_class(course, args.assignment, Path(args.submissions), options)
     except (CollectError, GradingSetupError, SandboxUnavailable) as err:
         print(f"minigpt grade: {err}", file=sys.stderr)
         return 1
     out = Path(args.csv) if args.csv else course / f"grades-{args.assignment}.csv"
     write_csv(rows, out)
     source = next((course / "solutions" / args.assignment).glob("*.ipynb"))
-    solutions = answers(nbformat.read(source, as_version=4))
+    solutions = answers_of(nbformat.read(source, as_version=4))
     similar = find_similar({row.student: row.answers for row in rows}, solutions)
     page = write_report(rows, args.assignment, out.parent, similar)
     print(summary(rows))
@@ -282,10 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade",
         help="grade a class of submitted notebooks (instructors; needs minigpt[grading])",
-        description="Autograde every notebook in a folder or LMS zip with nbgrader, one student "
-        "at a time, each in a bubblewrap sandbox, after repairing what Colab and students break. "
-        "Writes a grades CSV, a class report, per-student feedback, and lists what needs a "
-        "human look. Exits 2 when a submission could not be graded.",
+        description="Grade every notebook in a folder or LMS zip: each student's code runs in a "
+        "bubblewrap sandbox of its own, after repairing what Colab and students break, and every "
+        "task is judged outside it; the points go into nbgrader's gradebook. Writes a grades CSV, "
+        "a class report, per-student feedback, and lists what needs a human look. Exits 2 when "
+        "a submission could not be graded.",
     )
     grade.add_argument("assignment", help="e.g. 01-bigrams (a folder of solutions/)")
     grade.add_argument("submissions", help="a folder of .ipynb files, or an LMS .zip")
@@ -293,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--csv", help="where to write grades (default grades-<assignment>.csv)")
     grade.add_argument("--jobs", type=int, help="students graded at once (default: CPU cores)")
     grade.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    grade.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=300,
+        help="seconds for a whole notebook, however many cells it has (default 300)",
+    )
     grade.add_argument(
         "--memory-gb", type=float, default=4.0, help="memory per notebook (default 4)"
     )

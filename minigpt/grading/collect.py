@@ -7,14 +7,19 @@ Student ids come from where the file sits:
   "login", or else the name with the assignment's id taken out ("alice_01-bigrams" -> "alice").
 Ids keep every script's letters: the name is put in Unicode normal form (NFC, so "é" typed two
 ways is one letter), lower-cased, and anything but letters, digits, '.', '_' and '-' becomes '-'.
-Two different names that still come out the same are both graded, the second with a suffix, and
-the collision is reported; two files of the same name are one student's, and the newer counts.
+No file is ever dropped because another looks alike: two files that come out as one student
+("alice.ipynb" and "alice (2).ipynb", a browser's second download) are both graded, under
+"alice" and "alice-2", and both marked as a conflict for the instructor to settle; different
+names that come out the same are graded apart too. Symbolic links, hard links, devices and
+pipes are refused with the reason, never followed.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -34,7 +39,10 @@ class Submission:
     student: str
     path: Path  # a readable copy of the file
     origin: str  # where it came from, as the instructor would recognise it
-    modified: float  # seconds since the epoch, to pick the newest of two files
+    modified: float  # seconds since the epoch
+    refused: bool = False  # a link or special file: never opened
+    problem: str = ""  # what the instructor should know about this file
+    flags: tuple[str, ...] = ()
 
 
 def student_name(relative: PurePosixPath, assignment: str) -> str:
@@ -66,23 +74,38 @@ def _skip_reason(relative: PurePosixPath) -> str | None:
     return None
 
 
-Found = tuple[PurePosixPath, Path, float]
+Found = tuple[PurePosixPath, Path, float, str]  # where, the copy to read, when, why refused
+
+
+def _refusal(mode: int, links: int) -> str:
+    """Why a file is refused before anything reads it, or ''."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link, refused (it could point at any file); submit the notebook itself"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a device, pipe or socket), refused"
+    if links > 1:
+        return "a hard link to another file, refused; submit a copy of the notebook"
+    return ""
 
 
 def _from_folder(folder: Path) -> tuple[list[Found], list[str]]:
     found, skipped = [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = PurePosixPath(path.relative_to(folder).as_posix())
-        reason = _skip_reason(relative)
-        if reason:
-            skipped.append(f"{relative}: skipped, {reason}")
-        else:
-            found.append((relative, path, path.stat().st_mtime))
-    return found, skipped
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        for name in sorted(files) + sorted(d for d in dirs if Path(top, d).is_symlink()):
+            path = Path(top) / name
+            relative = PurePosixPath(path.relative_to(folder).as_posix())
+            reason = _skip_reason(relative)
+            if reason:
+                skipped.append(f"{relative}: skipped, {reason}")
+                continue
+            info = os.lstat(path)
+            found.append((relative, path, info.st_mtime, _refusal(info.st_mode, info.st_nlink)))
+        dirs.sort()
+    return sorted(found), skipped
 
 
 def _from_zip(archive: Path, scratch: Path) -> tuple[list[Found], list[str]]:
-    """Extract only the notebooks, each to a flat name: nothing can land outside `scratch`."""
+    """Extract only regular notebooks, each to a flat name: nothing lands outside `scratch`."""
     try:
         zipped = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as err:
@@ -97,9 +120,13 @@ def _from_zip(archive: Path, scratch: Path) -> tuple[list[Found], list[str]]:
             if reason:
                 skipped.append(f"{info.filename}: skipped, {reason}")
                 continue
+            mode = info.external_attr >> 16
+            refusal = _refusal(mode, 1) if mode and stat.S_IFMT(mode) else ""
             target = scratch / f"{index:04d}.ipynb"
-            target.write_bytes(zipped.read(info))
-            found.append((relative, target, datetime.datetime(*info.date_time).timestamp()))
+            if not refusal:
+                target.write_bytes(zipped.read(info))
+            when = datetime.datetime(*info.date_time).timestamp()
+            found.append((relative, target, when, refusal))
     return found, skipped
 
 
@@ -124,36 +151,50 @@ def collect(source: Path, assignment: str, scratch: Path) -> tuple[list[Submissi
     if not found:
         raise CollectError(f"no .ipynb files found in {source}")
 
-    by_name: dict[str, Submission] = {}  # one student's name -> the file that counts
-    for relative, path, modified in found:
-        name = student_name(relative, assignment)
+    submissions: list[Submission] = []
+    by_name: dict[str, list[Submission]] = {}
+    for relative, path, modified, refusal in found:
         if not student_id(relative, assignment):
             warnings.append(
                 f"{relative}: cannot tell whose file this is; rename it to <student>.ipynb"
             )
             continue
-        candidate = Submission(student_id(relative, assignment), path, str(relative), modified)
-        earlier = by_name.get(name)
-        if earlier is not None:
-            keep, drop = (
-                (candidate, earlier) if modified >= earlier.modified else (earlier, candidate)
-            )
-            warnings.append(
-                f"{candidate.student}: two files ({earlier.origin}, {candidate.origin}); grading "
-                "the newer, "
-                f"{keep.origin}, and ignoring {drop.origin}"
-            )
-            candidate = keep
-        by_name[name] = candidate
+        submission = Submission(
+            student_id(relative, assignment), path, str(relative), modified, bool(refusal), refusal
+        )
+        if refusal:
+            warnings.append(f"{relative}: {refusal}")
+        submissions.append(submission)
+        by_name.setdefault(student_name(relative, assignment), []).append(submission)
+
+    for files in by_name.values():
+        if len(files) > 1:
+            files.sort(key=lambda s: (_copy_marked(s.origin), s.origin))
+            listed = ", ".join(s.origin for s in files)
+            for submission in files:
+                submission.flags = ("conflict",)
+                submission.problem = (
+                    f"conflict: {len(files)} files look like this student's ({listed}); each was "
+                    "graded, under its own id: keep the one that counts"
+                )
+            warnings.append(f"{files[0].student}: {len(files)} files ({listed}); all graded")
 
     chosen: dict[str, Submission] = {}
-    for submission in sorted(by_name.values(), key=lambda s: s.origin):
-        if submission.student in chosen:
-            unique = _unique(submission.student, set(chosen))
-            warnings.append(
-                f"{submission.origin}: its id {submission.student} is taken by "
-                f"{chosen[submission.student].origin}, a different name; graded as {unique}"
-            )
-            submission.student = unique
-        chosen[submission.student] = submission
+    for files in sorted(by_name.values(), key=lambda fs: fs[0].origin):
+        for submission in files:
+            if submission.student in chosen:
+                unique = _unique(submission.student, set(chosen))
+                if "conflict" not in submission.flags:
+                    warnings.append(
+                        f"{submission.origin}: its id {submission.student} is taken by "
+                        f"{chosen[submission.student].origin}, a different name; graded as "
+                        f"{unique}"
+                    )
+                submission.student = unique
+            chosen[submission.student] = submission
     return sorted(chosen.values(), key=lambda s: s.student), warnings
+
+
+def _copy_marked(origin: str) -> bool:
+    """'alice (2).ipynb': a file a browser saved again beside an earlier one."""
+    return bool(re.search(r"\(\d+\)", PurePosixPath(origin).name))

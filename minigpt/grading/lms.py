@@ -68,7 +68,7 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def _text(value: str) -> str:
+def defuse(value: str) -> str:
     """A spreadsheet must not run a file name or message as a formula (=HYPERLINK...)."""
     return "'" + value if value.startswith(SPREADSHEET_FORMULA) else value
 
@@ -96,7 +96,7 @@ def _canvas(rows: Sequence[Row], assignment: str, column: str | None) -> tuple[l
         if not user_id:
             unmatched.append(row.student)
         login = "" if user_id else row.student
-        table.append([_text(row.student), user_id, "", _text(login), "", _number(row.score)])
+        table.append([defuse(row.student), user_id, "", defuse(login), "", _number(row.score)])
     warnings = []
     if unmatched:
         warnings.append(
@@ -146,8 +146,8 @@ def _spreadsheet(rows: Sequence[Row]) -> tuple[list, list[str]]:
         )
         table.append(
             [
-                _text(row.student),
-                _text(row.origin),
+                defuse(row.student),
+                defuse(row.origin),
                 _number(row.score),
                 _number(row.max_score),
                 percent,

@@ -1,28 +1,31 @@
-"""Start one student's kernel inside bubblewrap: python -m minigpt.grading.sandbox POLICY CONNECTION
+"""Start one student's runner inside bubblewrap, with limits that hold whatever the code does.
 
-nbgrader runs outside, trusted; only the kernel, which runs the student's code, is sandboxed.
-jupyter_client starts this module as the kernel (see `kernel_spec`), and it starts bubblewrap
-with a new mount, PID, network, IPC and user namespace, as an unprivileged user without
-capabilities. The sandbox sees the operating system, Python, the course's virtual environment,
-the `minigpt` package and the data read-only, and one empty folder it may write. It cannot see
-solutions/, the gradebook, other students' files or the instructor's home, has no network (the
-kernel talks to nbgrader over Unix sockets in its own runtime folder), and when the kernel ends
-the PID namespace ends with it, taking every process the student started.
+The grader runs outside, trusted; only `minigpt.grading.runner`, which executes the student's
+code, runs inside. bubblewrap gives it new mount, PID, network, IPC, UTS and user namespaces,
+an unprivileged user without capabilities, and a view of the file system that holds only:
+the operating system, Python and the course's virtual environment (read-only), Tiny Shakespeare
+(read-only), a copy of the `minigpt` package with this exercise's reference answers taken out
+(read-only, see `withheld`), and three small in-memory folders it may write: its working
+folder, /tmp and /dev/shm, each with a size limit. It cannot see solutions/, the gradebook,
+other students' files or the instructor's home, has no network, and when the runner ends the PID
+namespace ends with it, taking every process the student started. It talks to the grader only
+through pipes.
 
-The guard's reports (see `guard`) arrive on a pipe and are appended to a file only the grader
-can see. Without bubblewrap (`--no-sandbox`), the same kernel and guard run unconfined.
+Limits: address space (memory), file size, processes (a pids cgroup when the grader runs as
+root, where the kernel exempts the process limit; the runner's own RLIMIT_NPROC otherwise),
+disk (the in-memory folders' sizes), time and output (enforced by the grader, see `session`).
+Without bubblewrap (`--no-sandbox`), the same runner runs unconfined.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
@@ -39,9 +42,9 @@ ETC_FILES = (
     "mime.types",
     "matplotlibrc",
 )
-PASSED_ENV = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "MINIGPT_QUICK")
+PASSED_ENV = ("LANG", "LC_ALL", "TZ", "MINIGPT_QUICK")
 SANDBOX_UID = 1000
-SCRATCH_BYTES = 512 * 1024**2
+MiB = 1024**2
 
 
 class SandboxUnavailable(RuntimeError):
@@ -50,23 +53,31 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass
 class Policy:
-    """What one student's kernel may see and use; written as JSON beside the kernel spec."""
+    """What one student's runner may see and use."""
 
-    work: str  # the only folder it may write (a fresh tmpfs at this path)
-    runtime: str  # jupyter's connection file and sockets, shared with nbgrader
-    read_only: list[str]  # Python, the venv, the minigpt package, the data
-    data_dir: str  # Tiny Shakespeare, fetched by the grader beforehand (no network inside)
-    findings: str  # the guard's reports land here, outside the sandbox
-    memory_bytes: int
-    sandboxed: bool
-    threads: int = 1
+    work: str  # its working folder (a fresh in-memory folder at this path)
+    package_root: str  # the folder that holds the copy of minigpt it imports
+    data_dir: str  # Tiny Shakespeare (no network inside to download it)
+    memory_bytes: int = 4 * 1024**3
+    processes: int = 64
+    disk: dict[str, int] = field(
+        default_factory=lambda: {"work": 256 * MiB, "/tmp": 256 * MiB, "/dev/shm": 64 * MiB}
+    )
+    file_bytes: int = 256 * MiB
+    hidden: list[str] = field(default_factory=list)  # covered with an empty folder inside
+    cgroup: str = ""  # a pids cgroup the runner joins (when the grader is root)
+    sandboxed: bool = True
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self)))
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
     @classmethod
-    def load(cls, path: str) -> Policy:
-        return cls(**json.loads(Path(path).read_text()))
+    def from_json(cls, text: str) -> Policy:
+        return cls(**json.loads(text))
+
+    def folders(self) -> dict[str, str]:
+        """The writable in-memory folders, by their size key, and their paths inside."""
+        return {"work": self.work, "/tmp": "/tmp", "/dev/shm": "/dev/shm"}
 
 
 def bwrap_path() -> str | None:
@@ -92,27 +103,14 @@ def check_sandbox() -> None:
         )
 
 
-def read_only_paths(data_dir: str) -> list[str]:
-    """Python's own files, this venv, the minigpt package and the data: what a kernel needs."""
-    import minigpt
+def read_only_paths(policy: Policy) -> list[str]:
+    """Python's own files, this venv, the copy of minigpt and the data file: what a runner needs
+    (the data as a single file, so that a data folder inside the course shows nothing else)."""
+    from minigpt.data import SHAKESPEARE_FILENAME
 
-    package = str(Path(minigpt.__file__).resolve().parent)
-    return sorted({sys.base_prefix, sys.prefix, package, str(Path(data_dir).resolve())})
-
-
-def kernel_spec(policy_path: Path) -> dict:
-    return {
-        "argv": [
-            sys.executable,
-            "-m",
-            "minigpt.grading.sandbox",
-            str(policy_path),
-            "{connection_file}",
-        ],
-        "display_name": "Python 3 (minigpt grading sandbox)",
-        "language": "python",
-        "interrupt_mode": "message",  # signals cannot reach a kernel inside the sandbox
-    }
+    paths = {sys.base_prefix, sys.prefix, policy.package_root}
+    paths.add(str(Path(policy.data_dir) / SHAKESPEARE_FILENAME))
+    return sorted(str(Path(p).resolve()) for p in paths)
 
 
 def _namespaces() -> list[str]:
@@ -131,79 +129,111 @@ def _namespaces() -> list[str]:
     ]
 
 
-def _kernel_env(policy: Policy) -> dict[str, str]:
+def runner_env(policy: Policy) -> dict[str, str]:
+    """The runner's whole environment: nothing of the grader's but a few locale settings."""
     env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
-    threads = str(policy.threads)
-    allowed = [policy.work, "/tmp", *policy.read_only, *SYSTEM_DIRS, "/etc", "/proc", "/dev"]
     env.update(
         PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
         HOME=policy.work,
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=f"{policy.work}/.matplotlib",
-        OMP_NUM_THREADS=threads,
-        MKL_NUM_THREADS=threads,
-        OPENBLAS_NUM_THREADS=threads,
-        TQDM_DISABLE="1",
+        PYTHONPATH=policy.package_root,
         PYTHONDONTWRITEBYTECODE="1",
-        MINIGPT_GUARD_ALLOWED=os.pathsep.join(allowed),
-        JUPYTER_RUNTIME_DIR=policy.runtime,
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+        MPLCONFIGDIR=f"{policy.work}/.matplotlib",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        TQDM_DISABLE="1",
+        NBGRADER_EXECUTION="autograde",  # the notebooks' heavy cells shrink, as nbgrader's do
         MINIGPT_DATA_DIR=policy.data_dir,
+        MINIGPT_DEVICE="cpu",
     )
+    if policy.sandboxed:  # unconfined, the limit would count every process of this user
+        env["MINIGPT_PROCESS_LIMIT"] = str(policy.processes)
     return env
 
 
 def bwrap_command(policy: Policy, inner: list[str]) -> list[str]:
     command = [bwrap_path() or "bwrap", *_namespaces(), "--clearenv"]
-    for key, value in _kernel_env(policy).items():
+    for key, value in runner_env(policy).items():
         command += ["--setenv", key, value]
+    command += ["--proc", "/proc", "--dev", "/dev"]
+    for key in ("/tmp", "/dev/shm"):  # first: what is bound below may sit inside them
+        command += ["--size", str(policy.disk[key]), "--tmpfs", key]
     for path in SYSTEM_DIRS:
         command += ["--ro-bind-try", path, path]
     for name in ETC_FILES:
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for path in policy.read_only:
+    for path in read_only_paths(policy):
         command += ["--ro-bind", path, path]
-    command += ["--size", str(SCRATCH_BYTES), "--perms", "0700", "--tmpfs", policy.work]
-    command += ["--bind", policy.runtime, policy.runtime, "--chdir", policy.work]
-    return command + inner
+    for path in policy.hidden:  # e.g. the real minigpt, when it sits inside the venv
+        command += ["--tmpfs", path, "--remount-ro", path]
+    command += ["--size", str(policy.disk["work"]), "--perms", "0700", "--tmpfs", policy.work]
+    return command + ["--chdir", policy.work, *inner]
 
 
-def _launch(policy: Policy, connection_file: str) -> int:
-    """Start the guarded kernel (sandboxed or not) and copy its reports out until it ends."""
-    resource.setrlimit(resource.RLIMIT_AS, (policy.memory_bytes, policy.memory_bytes))
-    read_end, write_end = os.pipe()
-    inner = [sys.executable, "-m", "minigpt.grading.guard", str(write_end), "-f", connection_file]
+def launch(policy: Policy, events_fd: int, stdin: int, output: int) -> subprocess.Popen:
+    """Start the runner (in bubblewrap unless the policy says otherwise) under its limits."""
+    inner = [sys.executable, "-m", "minigpt.grading.runner", str(events_fd)]
     if policy.sandboxed:
         command, env, cwd = bwrap_command(policy, inner), None, None
     else:
         Path(policy.work).mkdir(parents=True, exist_ok=True)
-        command, env, cwd = inner, {**os.environ, **_kernel_env(policy)}, policy.work
-    kernel = subprocess.Popen(
-        command,
-        pass_fds=(write_end,),
+        command, env, cwd = inner, runner_env(policy), policy.work
+    limits = [sys.executable, "-m", "minigpt.grading.limits", policy.to_json(), *command]
+    return subprocess.Popen(
+        limits,
+        stdin=stdin,
+        stdout=output,
+        stderr=output,
+        pass_fds=(events_fd,),
         env=env,
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
-    os.close(write_end)
-
-    # Interrupts travel as messages (the kernel spec's interrupt_mode); a signal to stop ends
-    # the sandbox, and with it every process inside.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: kernel.kill())
-    with open(read_end, "rb") as reports, open(policy.findings, "ab") as findings:
-        for line in reports:
-            findings.write(line)
-            findings.flush()
-    return kernel.wait()
 
 
-def main() -> None:
-    policy_path, connection_file = sys.argv[1], sys.argv[2]
-    sys.exit(_launch(Policy.load(policy_path), connection_file))
+def pids_cgroup(name: str, limit: int) -> str:
+    """A pids cgroup allowing `limit` processes, when this process may make one (as root, where
+    the kernel ignores the process limit of a user namespace mapped to root); '' otherwise."""
+    if os.geteuid() != 0:
+        return ""
+    unified = Path("/sys/fs/cgroup")
+    if "pids" in _read(unified / "cgroup.controllers").split():
+        with contextlib.suppress(OSError):
+            (unified / "cgroup.subtree_control").write_text("+pids")
+        parent = unified
+    elif Path("/sys/fs/cgroup/pids/pids.max").exists() or Path("/sys/fs/cgroup/pids").is_dir():
+        parent = Path("/sys/fs/cgroup/pids")
+    else:
+        return ""
+    folder = parent / name
+    try:
+        folder.mkdir(exist_ok=True)
+        (folder / "pids.max").write_text(str(limit))
+    except OSError:
+        return ""
+    return str(folder)
 
 
-if __name__ == "__main__":
-    main()
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def processes_capped(cgroup: str) -> bool:
+    """Whether the runner hit its process limit (the cgroup's own count of refusals)."""
+    if not cgroup:
+        return False
+    try:
+        events = Path(cgroup, "pids.events").read_text().split()
+    except OSError:
+        return False
+    return len(events) >= 2 and events[1] != "0"
+
+
+def remove_cgroup(cgroup: str) -> None:
+    if cgroup:
+        with contextlib.suppress(OSError):
+            os.rmdir(cgroup)

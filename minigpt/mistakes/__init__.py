@@ -1,18 +1,19 @@
 """The catalogue of known mistakes, one module per exercise.
 
 Each module (`ch01_bigrams` for `01-bigrams`, ...) defines `TASKS`, keyed by the grade_id of an
-answer cell. A task lists the common wrong answers of that cell, each with the hint a student
-reads when their answer behaves exactly like it, and correct answers written another way. The
-same source drives two things: `minigpt.feedback` names the mistake when a test fails, and
-`tests/test_variants.py` proves that every mistake fails its test (naming itself) while every
-alternative passes. Adding a mistake here adds its hint.
+answer cell: the common wrong answers of that cell, each with the hint a student reads when
+their answer fails a check the same way, and correct answers written another way. The same
+source drives two things: the judge (`minigpt.probes.judge`) names a mistake that reproduces a
+failure, in Colab and when grading, and `tests/test_variants.py` proves that every mistake fails
+its own task (naming itself) and no other, while every alternative passes. Adding a mistake here
+adds its hint. How each task is checked lives in `minigpt.probes`; this catalogue is kept out of
+the sandbox while grading, since its alternatives are correct answers.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,11 @@ class Alternative:
 
 
 @dataclass(frozen=True)
-class Task:
-    """One answer cell: the names it defines, and what is known about getting it wrong."""
+class Known:
+    """What is known about getting one answer cell wrong, and right another way."""
 
-    functions: tuple[str, ...]  # what the answer cell defines, the task's main function first
     mistakes: tuple[Mistake, ...]
     alternatives: tuple[Alternative, ...]
-    promise: str = ""  # what the task asks for, quoted when an answer raises an error
-    # Earlier answers this one calls, and minigpt's versions that stand in for them in its tests.
-    pieces: Mapping[str, Callable] = field(default_factory=dict)
-    keeps_inputs: bool = False  # the text says the arguments must come back unchanged
 
 
 def module_name(assignment: str) -> str:
@@ -51,8 +47,8 @@ def module_name(assignment: str) -> str:
     return f"{__name__}.ch{number}_{name.replace('-', '_')}"
 
 
-def catalogue(assignment: str) -> dict[str, Task]:
-    """The tasks of one exercise, by grade_id."""
+def catalogue(assignment: str) -> dict[str, Known]:
+    """The known mistakes and alternatives of one exercise's answers, by grade_id."""
     try:
         module = importlib.import_module(module_name(assignment))
     except ModuleNotFoundError as missing:

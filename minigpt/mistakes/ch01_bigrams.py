@@ -1,11 +1,9 @@
 """Known mistakes of exercise 01-bigrams, with the hints that name them."""
 
-from minigpt.mistakes import Alternative, Mistake, Task
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "count-matrix": Task(
-        functions=("count_matrix",),
-        promise="a (vocab_size, vocab_size) tensor N with N[a, b] = how often b follows a",
+    "count-matrix": Known(
         mistakes=(
             Mistake(
                 "counts transposed (next, current)",
@@ -63,9 +61,7 @@ def count_matrix(ids, vocab_size):
             ),
         ),
     ),
-    "to-probabilities": Task(
-        functions=("to_probabilities",),
-        promise="a float tensor of the shape of counts whose rows sum to 1",
+    "to-probabilities": Known(
         mistakes=(
             Mistake(
                 "normalizes columns",
@@ -107,9 +103,7 @@ def to_probabilities(counts, smoothing=1.0):
             ),
         ),
     ),
-    "average-nll": Task(
-        functions=("average_nll",),
-        promise="the mean of -log probs[a, b] over the neighbouring pairs (a, b), as a float",
+    "average-nll": Known(
         mistakes=(
             Mistake(
                 "sums instead of averaging",
@@ -159,9 +153,7 @@ def average_nll(probs, ids):
             ),
         ),
     ),
-    "sample-tokens": Task(
-        functions=("sample_tokens",),
-        promise="a list of num_tokens Python ints, the first one `start`",
+    "sample-tokens": Known(
         mistakes=(
             Mistake(
                 "samples from the column",
@@ -227,9 +219,7 @@ def sample_tokens(probs, num_tokens, generator, start=0):
             ),
         ),
     ),
-    "neural-bigram-step": Task(
-        functions=("neural_bigram_step",),
-        promise="one gradient descent step on W in place, returning the loss as a float",
+    "neural-bigram-step": Known(
         mistakes=(
             Mistake(
                 "never clears the gradient",
