@@ -30,6 +30,9 @@ from minigpt.probes.run import run_cases
 from minigpt.probes.spec import Case, TaskSpec
 
 _collected: dict[str, list[Case]] | None = None  # set while the grader collects cases
+# While grading, the grader's verdicts, sent into the sandbox once each task is judged:
+# grade_id -> {"passed": bool, "message": str, "solution": source or ""}.
+GRADED: dict[str, dict] = {}
 
 
 @contextlib.contextmanager
@@ -147,7 +150,10 @@ class TaskCases:
                 ),
                 expected,
             )
-            raise ExerciseCheckFailed(named(failure[1], found)) from None
+            message = named(failure[1], found)
+            self.exercise.results[self.grade_id] = (False, message)
+            raise ExerciseCheckFailed(message) from None
+        self.exercise.results[self.grade_id] = (True, "")
         print(f"{spec.functions[0]}: visible tests passed ({len(self.cases)} cases)")
 
 
@@ -156,6 +162,25 @@ class Exercise:
 
     def __init__(self, assignment: str, namespace: dict) -> None:
         self.assignment, self.namespace = assignment, namespace
+        self.results: dict[str, tuple[bool, str]] = {}  # the test cells run so far
+
+    def outcome(self, grade_id: str) -> tuple[bool, str] | None:
+        """(passed, message) of a task: the grader's verdict while grading, else what its
+        test cell said when it last ran here; None when it has not run."""
+        if grade_id in GRADED:
+            return GRADED[grade_id]["passed"], GRADED[grade_id]["message"]
+        return self.results.get(grade_id)
+
+    def replacement(self, grade_id: str) -> dict[str, Any]:
+        """Correct versions of a task's functions, to go on with when the answer failed: the
+        grader's solution while grading, minigpt's reference otherwise."""
+        spec = self.spec(grade_id)
+        solution = GRADED.get(grade_id, {}).get("solution")
+        if solution:
+            scope = dict(self.namespace)
+            exec(compile(solution, f"<correct {grade_id}>", "exec"), scope)
+            return {name: scope[name] for name in spec.functions}
+        return {name: reference(spec.reference[name]) for name in spec.functions}
 
     def spec(self, grade_id: str) -> TaskSpec:
         return specs(self.assignment)[grade_id]

@@ -184,7 +184,10 @@ def _do(assignment, session, step, answers, disabled, steps, run) -> None:
             )
             return
         records = session.probe(assignment.name, task.grade_id, task.plain, assignment.pieces(task))
-        run.verdicts[task.grade_id] = assignment.judge(task, records, answers.get(task.grade_id))
+        verdict = assignment.judge(task, records, answers.get(task.grade_id))
+        run.verdicts[task.grade_id] = verdict
+        solution = task.solution if task.spec.replaceable and not verdict.passed else ""
+        session.verdict(task.grade_id, verdict.passed, verdict.message, solution)
         return
     outcome = session.cell(step.source)
     run.outcomes[step.cell_id] = outcome

@@ -188,6 +188,10 @@ def main() -> None:
             elif op == "probe":
                 probe(shell, events, command)
                 events.send(ev="done", ok=True)
+            elif op == "verdict":  # for notebooks that go on with a correct version
+                from minigpt.feedback import GRADED
+
+                GRADED[command["task"]] = command["verdict"]
         except KeyboardInterrupt:
             events.send(ev="done", ok=False, interrupted=True)
         except BaseException as error:  # the loop must outlive whatever a cell leaves behind

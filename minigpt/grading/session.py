@@ -208,6 +208,16 @@ class Session:
         records = found[0].get("records")
         return records if isinstance(records, list) else None
 
+    def verdict(self, task: str, passed: bool, message: str, solution: str) -> None:
+        """Tell the notebook how a task was judged (it cannot change that any more)."""
+        self._send(
+            {
+                "op": "verdict",
+                "task": task,
+                "verdict": {"passed": passed, "message": message, "solution": solution},
+            }
+        )
+
     def _until_done(self, seconds: float, outcome: Outcome, probing: str | None = None) -> dict:
         """Read events until the runner says the command is done; interrupt, then stop it."""
         limit = min(self.deadline, time.monotonic() + seconds)

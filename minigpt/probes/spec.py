@@ -53,6 +53,8 @@ class TaskSpec:
     the judge compares with it, and grading hides it from the student's code (with `withheld`,
     any further names that would give the answer away). `pieces` are earlier answers this one
     calls: its checks run with correct versions of them, so one bug costs one task's points.
+    `replaceable`: when the answer fails, the notebook may ask for a correct version to go on
+    with (`Exercise.replacement`); while grading, the grader sends it once the task is judged.
     """
 
     functions: tuple[str, ...]
@@ -64,6 +66,7 @@ class TaskSpec:
     rules: tuple[Rule, ...] = ()
     keeps_inputs: bool = False
     withheld: tuple[str, ...] = ()
+    replaceable: bool = False  # a later cell may run a correct version in its place (capstone)
 
     def kind(self, name: str) -> Kind:
         if name == "call":
