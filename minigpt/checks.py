@@ -146,8 +146,13 @@ def expect_own_work(func, what: str, allowed: Sequence[str] = ("minigpt.checks",
         namespace = function.__globals__
         cells = (c.cell_contents for c in function.__closure__ or ())
         free = dict(zip(function.__code__.co_freevars, cells, strict=True))
-        for name in sorted(_names_used(function.__code__) | set(free)):
-            used = free[name] if name in free else _student_version(namespace, name)
+        defaults = {
+            f"default value {i + 1}": value for i, value in enumerate(function.__defaults__ or ())
+        }
+        defaults.update({f"default of {k}": v for k, v in (function.__kwdefaults__ or {}).items()})
+        seen = {**free, **defaults}
+        for name in sorted(_names_used(function.__code__) | set(seen)):
+            used = seen[name] if name in seen else _student_version(namespace, name)
             module = getattr(used, "__module__", None) or getattr(used, "__name__", "")
             if isinstance(used, types.ModuleType):
                 module = used.__name__

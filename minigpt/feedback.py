@@ -149,6 +149,7 @@ class TaskCases:
                     spec, namespace, m.source, pieces, cases[: failure[0] + 1]
                 ),
                 expected,
+                mine,
             )
             message = named(failure[1], found)
             self.exercise.results[self.grade_id] = (False, message)

@@ -1,270 +1,215 @@
-"""Hostile notebooks, graded with honest ones: each attack is caught, nobody else is touched.
+"""Hostile notebooks and honest ones, graded for real: no undeserved point, nobody accused.
 
-Every attacker is the blank student notebook plus one cell that tries one thing: read the
-solutions and run them, wreck the gradebook and the other submissions, rewrite the test cells,
-patch the checks, leave a process behind that keeps writing scores, copy other students' work
-into its own output. The attacks know the course folder's real path, as a student who guessed
-it would. One batch of one assignment holds them all, beside an honest solved notebook and a
-victim whose file must come through unchanged.
+One hostile class of exercise 1 holds every attack of `student_notebooks.hostile` (a fake
+`exercise`, skipped and forged test cells, patched libraries, forged results on the grader's
+pipe, minigpt's own answers passed in, a stack walker, script in the feedback, floods of disk,
+output and processes, a wrecker), a notebook that sleeps past its deadline, links to the
+solutions and to a classmate, and a look-alike of a classmate's file, beside two honest
+students. One honest class holds the Colab habits of `student_notebooks.honest`. Each class is
+graded once, sandboxed, and every test below reads that result.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import os
+import shutil
 import subprocess
-import sys
+from html.parser import HTMLParser
 
 import nbformat
 import pytest
-from course_notebooks import blank_student_notebook, grading, solved_student_notebook
+import student_notebooks as students
+from conftest import ROOT
+from course_notebooks import grading, solution_path
 
-from minigpt.grading.batch import exit_status, grade_class
+from minigpt.grading.batch import Options, exit_status, grade_class
+from minigpt.grading.session import Limits
 
 pytestmark = pytest.mark.slow
-ASSIGNMENT = "01-bigrams"
-SECRET = "victim-secret-7f3a"  # written in the victim's notebook: must reach nobody else
-MARKER = "minigpt-attack-marker-91c2"  # names the processes an attacker leaves behind
+ASSIGNMENT = students.ASSIGNMENT
+LIMITS = Limits(cell_seconds=20, notebook_seconds=60)  # a sleeper must not stall the suite
 
 
-def with_cell(nb, code: str, *, after_setup: bool = True):
-    nb = copy.deepcopy(nb)
-    nb.cells.insert(2 if after_setup else len(nb.cells), nbformat.v4.new_code_cell(code))
-    return nb
+def course_copy(tmp) -> object:
+    course = tmp / "course"
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    return course
 
 
-def attacks(course) -> dict[str, str]:
-    root = str(course)
-    return {
-        "wrecker": f"""
-import os
-for base in ["..", "../..", "../../..", "../../../..", {root!r}, {root!r} + "/submitted"]:
-    for folder, _dirs, files in os.walk(base):
-        for name in files:
-            if name.endswith((".ipynb", ".db")):
-                try:
-                    open(os.path.join(folder, name), "w").write("wrecked")
-                except OSError:
-                    pass
-""",
-        "solver": f"""
-import glob, json
-found = []
-for base in [".", "..", "../..", "../../..", "../../../..", {root!r}]:
-    found += glob.glob(base + "/solutions/*/*.ipynb")
-for path in found:
-    for cell in json.load(open(path))["cells"]:
-        if cell["cell_type"] == "code" and "BEGIN SOLUTION" in "".join(cell["source"]):
-            exec("".join(cell["source"]))
-""",
-        "rewriter": """
-def skip_tests(lines):
-    return ["pass\\n"] if any("Tests for" in line for line in lines) else lines
-get_ipython().input_transformers_post.append(skip_tests)
-""",
-        "patcher": """
-import minigpt.checks as checks
-import torch
-def agree(*args, **kwargs):
-    return True
-checks.expect_close = checks.expect_equal = checks.expect_shape = agree
-torch.allclose = agree
-""",
-        "lingerer": f"""
-import subprocess
-program = '''
-import time
-while True:
-    try:
-        open(TARGET, "w").write("x")
-    except OSError:
-        pass
-    time.sleep(0.2)
-'''.replace("TARGET", repr({root!r} + "/gradebook.db"))
-subprocess.Popen(["setsid", "python", "-c", program, "{MARKER}"], start_new_session=True)
-""",
-        "snoop": f"""
-import glob, os
-for path in glob.glob({root!r} + "/**/*.ipynb", recursive=True)[:20]:
-    print(path, open(path).read()[:2000])
-print(os.listdir({root!r}) if os.path.exists({root!r}) else "no course here")
-""",
-    }
-
-
-def write(folder, notebooks: dict) -> dict[str, str]:
-    folder.mkdir(parents=True)
+def write_all(folder, notebooks: dict) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
     digests = {}
-    for student, nb in notebooks.items():
-        path = folder / f"{student}.ipynb"
+    for name, nb in notebooks.items():
+        path = folder / f"{name}.ipynb"
         nbformat.write(nb, path)
-        digests[student] = hashlib.sha256(path.read_bytes()).hexdigest()
+        digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 
 
-def marked_lines(source, kind: str) -> list[str]:
-    """The longer lines between ### BEGIN <kind> and ### END <kind>: what students never see."""
+def sleeper():
+    """20 cells that each sleep under the cell limit, before the last two tasks."""
+    nb = students.solved()
+    at = next(i for i, c in enumerate(nb.cells) if grading(c).get("grade_id") == "sample-tokens")
+    return students.with_cells(nb, *["import time\ntime.sleep(5)"] * 20, at=at)
+
+
+def hidden_lines() -> list[str]:
     lines, inside = [], False
-    for cell in source.cells:
+    for cell in nbformat.read(solution_path(ASSIGNMENT), as_version=4).cells:
         for line in cell.source.splitlines():
-            if f"BEGIN {kind}" in line:
+            if "BEGIN HIDDEN TESTS" in line:
                 inside = True
-            elif f"END {kind}" in line:
+            elif "END HIDDEN TESTS" in line:
                 inside = False
             elif inside and len(line.strip()) > 20:
                 lines.append(line.strip())
     return lines
 
 
+def graded_files(course, student: str) -> str:
+    texts = []
+    for step in ("autograded", "feedback"):
+        for path in sorted((course / step / student).rglob("*")):
+            if path.is_file():
+                texts.append(path.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, sandbox):
-    """The whole hostile class, graded once for every test below."""
-    from conftest import ROOT
-
-    tmp = tmp_path_factory.mktemp("attacks")
-    course = tmp / "course"
-    course.mkdir()
-    import shutil
-
-    shutil.copytree(ROOT / "solutions", course / "solutions")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    blank = blank_student_notebook(ASSIGNMENT)
-    solved = solved_student_notebook(ASSIGNMENT)
-    notebooks = {name: with_cell(blank, code) for name, code in attacks(course).items()}
-    notebooks["solved"] = solved
-    notebooks["victim"] = with_cell(solved, f"# {SECRET}\nprint('{SECRET}')")
-    submissions = tmp / "submissions"
-    digests = write(submissions, notebooks)
-    solutions_before = {
+def hostile(tmp_path_factory, sandbox):
+    tmp = tmp_path_factory.mktemp("hostile")
+    course = course_copy(tmp)
+    folder = tmp / "submissions"
+    notebooks = students.hostile(str(course))
+    notebooks["sleeper"] = sleeper()
+    notebooks["ada"] = students.solved()
+    notebooks["victim"] = students.with_cells(
+        students.solved(), f"print('{students.SECRET}')  # {students.SECRET}"
+    )
+    notebooks["victim (2)"] = students.blank()  # a look-alike, planted beside the real file
+    digests = write_all(folder, notebooks)
+    (folder / "sly.ipynb").symlink_to(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    (folder / "copycat.ipynb").symlink_to(folder / "victim.ipynb")
+    solutions = {
         p: p.read_bytes() for p in sorted((course / "solutions").rglob("*")) if p.is_file()
     }
-    rows = grade_class(course, ASSIGNMENT, submissions, jobs=2, cell_timeout=20, log=print)
-    leftovers = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout
+    rows = grade_class(course, ASSIGNMENT, folder, Options(limits=LIMITS), log=lambda _: None)
     return {
         "course": course,
+        "folder": folder,
         "rows": {row.student: row for row in rows},
         "digests": digests,
-        "submissions": submissions,
-        "solutions_before": solutions_before,
-        "leftovers": leftovers,
+        "solutions": solutions,
     }
 
 
-def test_every_attacker_is_flagged_and_earns_only_what_its_answers_earn(graded):
-    rows = graded["rows"]
-    for attacker in attacks(graded["course"]):
-        row = rows[attacker]
-        assert "tampering suspected" in row.flags, (attacker, row.flags, row.notes)
-        assert row.score == 0, (attacker, row.score, row.notes)
-        assert "crashed" not in row.flags, (attacker, row.notes)
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory, sandbox):
+    tmp = tmp_path_factory.mktemp("honest")
+    course = course_copy(tmp)
+    write_all(tmp / "submissions", students.honest())
+    rows = grade_class(course, ASSIGNMENT, tmp / "submissions", log=lambda _: None)
+    return {row.student: row for row in rows}
 
 
-def test_honest_students_keep_their_grades_and_files(graded):
-    rows = graded["rows"]
-    for student in ("solved", "victim"):
-        assert rows[student].score == rows[student].max_score == 10, rows[student].notes
-        assert not rows[student].flags - {"needs manual grade"}, rows[student].flags
+EXPECTED = {  # student: (score, flags) for the hostile class
+    "rebinder": (0, set()),
+    "skipper": (0, set()),
+    "patcher": (0, {"tampering suspected"}),
+    "piper": (0, {"tampering suspected"}),
+    "delegator": (4, set()),  # 3 tasks hand minigpt's answer back; 2 are the student's own
+    "stackwalker": (10, set()),
+    "scripter": (10, set()),
+    "flooder": (10, {"limit reached"}),
+    "spawner": (10, {"limit reached"} if os.geteuid() == 0 else set()),
+    "wrecker": (0, set()),
+    "sleeper": (6, {"timed out"}),
+    "ada": (10, set()),
+    "victim": (10, {"conflict"}),
+    "victim-2": (0, {"conflict"}),
+    "sly": (0, {"unreadable"}),
+    "copycat": (0, {"unreadable"}),
+}
+
+
+def test_no_attack_earns_a_point_and_honest_students_keep_theirs(hostile):
+    rows = hostile["rows"]
+    got = {s: (rows[s].score, rows[s].flags) for s in EXPECTED}
+    assert got == EXPECTED, {s: rows[s].notes for s in EXPECTED if got[s] != EXPECTED[s]}
+    assert set(rows) == set(EXPECTED)
+    assert exit_status(list(rows.values())) == 2  # the refused links were not graded
+
+
+def test_the_gradebook_holds_exactly_the_rows(hostile):
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{graded['course'] / 'gradebook.db'}") as gradebook:
+    url = f"sqlite:///{hostile['course'] / 'gradebook.db'}"
+    with Gradebook(url) as gradebook:
         scores = {s.student.id: s.score for s in gradebook.assignment_submissions(ASSIGNMENT)}
-    assert scores == {student: row.score for student, row in rows.items()}
-    for student, digest in graded["digests"].items():
-        path = graded["submissions"] / f"{student}.ipynb"
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, student
-    after = {
-        p: p.read_bytes()
-        for p in sorted((graded["course"] / "solutions").rglob("*"))
-        if p.is_file()
-    }
-    assert after == graded["solutions_before"]
+    assert scores == {student: score for student, (score, _) in EXPECTED.items()}
 
 
-def test_no_process_outlives_grading(graded):
-    assert graded["leftovers"] == ""
+def test_nothing_outside_a_sandbox_changed_and_nothing_lingers(hostile):
+    folder, course = hostile["folder"], hostile["course"]
+    for name, digest in hostile["digests"].items():
+        assert hashlib.sha256((folder / f"{name}.ipynb").read_bytes()).hexdigest() == digest
+    now = {p: p.read_bytes() for p in (course / "solutions").rglob("*") if p.is_file()}
+    assert now == hostile["solutions"]
+    alive = subprocess.run(["pgrep", "-f", students.MARKER], capture_output=True, text=True)
+    assert alive.stdout == "", "a process started by a notebook outlived its grading"
 
 
-def test_what_the_attacks_did_is_named(graded):
-    notes = {student: " ".join(row.notes) for student, row in graded["rows"].items()}
-    assert "input transformers" in notes["rewriter"]
-    assert "minigpt.checks.expect_close" in notes["patcher"]
-    assert "process" in notes["lingerer"]
-    assert "outside its folder" in notes["solver"]
+def test_the_notes_say_what_each_attack_did(hostile):
+    notes = {s: " ".join(r.notes) for s, r in hostile["rows"].items()}
+    assert "inputs of a check were changed" in notes["patcher"]
+    assert "unexpected 'observations' event" in notes["piper"]
+    assert "disk" in notes["flooder"] and "printed more than the grader keeps" in notes["flooder"]
+    assert "ran past its 60 s limit" in notes["sleeper"]
+    assert "symbolic link" in notes["sly"] and "symbolic link" in notes["copycat"]
+    assert "victim (2).ipynb" in notes["victim"] and "victim.ipynb" in notes["victim-2"]
+    messages = {t.grade_id: t.message for t in hostile["rows"]["delegator"].tasks}
+    assert "switched off while notebooks are graded" in messages["test-count-matrix"]
+    assert "write this one yourself" in messages["test-to-probabilities"]
+    assert "switched off while notebooks are graded" in messages["test-average-nll"]
 
 
-def test_nobody_sees_another_students_work_or_the_hidden_tests(graded):
-    from course_notebooks import solution_path
-
-    course = graded["course"]
-    source = nbformat.read(solution_path(ASSIGNMENT), as_version=4)
-    released = nbformat.writes(blank_student_notebook(ASSIGNMENT))
-    hidden = marked_lines(source, "HIDDEN TESTS")
-    solution = [line for line in marked_lines(source, "SOLUTION") if line not in released]
-    assert hidden and solution
-    for student in graded["rows"]:
-        shown = {
-            step: "".join(
-                p.read_text(errors="replace")
-                for p in (course / step / student).rglob("*")
-                if p.is_file()
-            )
-            for step in ("feedback", "autograded")
-        }
-        assert shown["feedback"], student
+def test_no_hidden_test_and_no_classmate_s_secret_reaches_any_feedback(hostile):
+    course, hidden = hostile["course"], hidden_lines()
+    assert hidden
+    for student in hostile["rows"]:
+        text = graded_files(course, student)
+        assert not [line for line in hidden if line in text], student
         if student != "victim":
-            assert SECRET not in shown["feedback"] + shown["autograded"], student
-        assert not [line for line in hidden if line in shown["feedback"]], student
-        if student in attacks(course):
-            leaked = [line for line in solution if line in shown["feedback"] + shown["autograded"]]
-            assert not leaked, (student, leaked)
+            assert students.SECRET not in text, student
 
 
-def test_failures_of_each_kind_are_flagged(course_copy, tmp_path, sandbox):
-    blank = blank_student_notebook(ASSIGNMENT)
-    first_answer = next(i for i, c in enumerate(blank.cells) if grading(c).get("solution"))
+def test_feedback_pages_run_nothing_and_stay_small(hostile):
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.handlers = set(), []
 
-    def answered(code: str):
-        nb = copy.deepcopy(blank)
-        nb.cells[first_answer].source = code + nb.cells[first_answer].source
-        return nb
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.handlers += [name for name, _ in attrs if name.startswith("on")]
 
-    as_markdown = copy.deepcopy(blank)
-    as_markdown.cells[first_answer].cell_type = "markdown"
-    as_markdown.cells[first_answer].pop("outputs", None)
-    as_markdown.cells[first_answer].pop("execution_count", None)
-    notebooks = {
-        "quitter": answered("raise SystemExit('bye')\n"),
-        "hog": answered("raise MemoryError('too big')\n"),
-        "writer": as_markdown,
-    }
-    write(tmp_path / "subs", notebooks)
-    (tmp_path / "subs" / "garbage.ipynb").write_text("{ not json")
-    rows = {
-        r.student: r
-        for r in grade_class(course_copy, ASSIGNMENT, tmp_path / "subs", log=lambda _: None)
-    }
-    assert "exited" in rows["quitter"].flags
-    assert "out of memory" in rows["hog"].flags
-    assert "answer not code" in rows["writer"].flags
-    assert "unreadable" in rows["garbage"].flags
-    assert exit_status(list(rows.values())) == 2
+    for page in (hostile["course"] / "feedback").rglob("*.html"):
+        parser = Elements()
+        parser.feed(page.read_text())
+        assert "script" not in parser.tags and not parser.handlers, page
+        assert "Content-Security-Policy" in page.read_text()
+        assert page.stat().st_size < 2 * 1024**2, page
 
 
-def test_grading_without_the_sandbox_says_so_in_every_row(course_copy, tmp_path):
-    write(tmp_path / "subs", {"alice": blank_student_notebook(ASSIGNMENT)})
-    command = [
-        sys.executable,
-        "-m",
-        "minigpt.cli",
-        "grade",
-        ASSIGNMENT,
-        str(tmp_path / "subs"),
-        "--course",
-        str(course_copy),
-        "--no-sandbox",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "WITHOUT a sandbox" in done.stdout
-    csv_text = (course_copy / f"grades-{ASSIGNMENT}.csv").read_text()
-    assert "unsandboxed" in csv_text
+def test_honest_habits_keep_every_point_and_raise_no_flag(honest):
+    for student in ("habits", "habits-in-answers"):
+        row = honest[student]
+        assert (row.score, row.flags) == (10, set()), row.notes
+
+
+def test_an_answer_that_needs_a_helper_cell_asks_for_a_look_without_accusing(honest):
+    row = honest["helper-user"]
+    assert row.score == 8 and row.flags == {"needs manual grade"}, row.notes
+    assert "normalize_rows, defined outside the answer cells" in " ".join(row.notes)

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from course_notebooks import ASSIGNMENTS, exercise_path, solution_path
 
+from minigpt.grading.notebook import answers_of as answers
 from minigpt.grading.similarity import (
     MIN_TOKENS,
     THRESHOLD,
@@ -25,7 +26,6 @@ from minigpt.grading.similarity import (
     similarity,
     tokens,
 )
-from minigpt.grading.tasks import answers
 from minigpt.mistakes import catalogue
 
 

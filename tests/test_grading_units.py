@@ -10,7 +10,6 @@ from pathlib import Path, PurePosixPath
 import nbformat
 import pytest
 from course_notebooks import (
-    ASSIGNMENTS,
     blank_student_notebook,
     grading,
     solved_student_notebook,
@@ -49,26 +48,72 @@ def write(path: Path, text: str = "{}") -> Path:
     return path
 
 
-def test_folder_collection_skips_junk_and_keeps_the_newest_duplicate(tmp_path):
-    import os
-
+def test_folder_collection_skips_junk_and_keeps_both_look_alike_files(tmp_path):
     write(tmp_path / "in" / "alice.ipynb")
-    old = write(tmp_path / "in" / "bob_01-bigrams.ipynb")
-    new = write(tmp_path / "in" / "bob_01-bigrams (1).ipynb")
-    os.utime(old, (1, 1))
+    first = write(tmp_path / "in" / "bob_01-bigrams.ipynb")
+    second = write(tmp_path / "in" / "bob_01-bigrams (1).ipynb")
     write(tmp_path / "in" / ".ipynb_checkpoints" / "alice-checkpoint.ipynb")
     write(tmp_path / "in" / "notes.txt")
     write(tmp_path / "in" / "01-bigrams.ipynb")
     found, warnings = collect(tmp_path / "in", ASSIGNMENT, tmp_path / "scratch")
     assert [(s.student, s.path) for s in found] == [
         ("alice", tmp_path / "in" / "alice.ipynb"),
-        ("bob", new),
+        ("bob", first),
+        ("bob-2", second),
     ]
+    assert [s.flags for s in found] == [(), ("conflict",), ("conflict",)]
+    assert "bob_01-bigrams (1).ipynb" in found[1].problem
     assert any("cannot tell whose" in w for w in warnings)
-    assert any(
-        "bob: two files" in w and "grading the newer, bob_01-bigrams (1).ipynb" in w
-        for w in warnings
-    )
+    assert any(w.startswith("bob: 2 files") for w in warnings)
+
+
+def test_a_look_alike_file_never_replaces_a_classmate_s_submission(tmp_path):
+    import os
+
+    real = write(tmp_path / "in" / "victim.ipynb", "real")
+    decoy = write(tmp_path / "in" / "victim (2).ipynb", "decoy")
+    os.utime(real, (1, 1))  # the decoy is newer, as a planted file would be
+    found, _ = collect(tmp_path / "in", ASSIGNMENT, tmp_path / "scratch")
+    assert {(s.student, s.path.read_text()) for s in found} == {
+        ("victim", "real"),
+        ("victim-2", "decoy"),
+    }
+    assert all(s.flags == ("conflict",) for s in found)
+    assert decoy.exists()
+
+
+def test_links_and_special_files_are_refused_unread(tmp_path):
+    import os
+
+    secret = write(tmp_path / "course" / "solutions" / "01-bigrams" / "01-bigrams.ipynb", "key")
+    folder = tmp_path / "in"
+    write(folder / "ada.ipynb")
+    (folder / "sly.ipynb").symlink_to(secret)
+    (folder / "copycat.ipynb").symlink_to(folder / "ada.ipynb")
+    os.link(secret, folder / "hardy.ipynb")
+    os.mkfifo(folder / "piped.ipynb")
+    (folder / "dir_01-bigrams").symlink_to(secret.parent, target_is_directory=True)
+    found, warnings = collect(folder, ASSIGNMENT, tmp_path / "scratch")
+    refused = {s.student: s.problem for s in found if s.refused}
+    assert sorted(refused) == ["copycat", "hardy", "piped", "sly"]
+    assert "symbolic link" in refused["sly"] and "symbolic link" in refused["copycat"]
+    assert "hard link" in refused["hardy"] and "not a regular file" in refused["piped"]
+    assert [s.student for s in found if not s.refused] == ["ada"]
+    assert sum("refused" in w for w in warnings) == 4
+
+
+def test_a_zip_member_that_is_a_link_is_refused(tmp_path):
+    import stat
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        link = zipfile.ZipInfo("sly_01-bigrams.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "../../course/solutions/01-bigrams/01-bigrams.ipynb")
+        z.writestr("sam_01-bigrams.ipynb", "{}")
+    found, _ = collect(archive, ASSIGNMENT, tmp_path / "scratch")
+    assert [(s.student, s.refused) for s in found] == [("sam", False), ("sly", True)]
+    assert not found[1].path.exists()
 
 
 def test_names_that_differ_in_one_letter_or_only_in_spelling_stay_apart(tmp_path):
@@ -102,52 +147,6 @@ def test_every_skipped_zip_member_is_listed_with_its_reason(tmp_path):
     )
     assert any(w.startswith("__MACOSX/._x.ipynb: skipped, a copy made by macOS") for w in warnings)
     assert any(w.startswith("index.html: skipped, not a notebook") for w in warnings)
-
-
-def test_the_code_scan_names_what_an_answer_has_no_need_for(released):
-    from minigpt.grading.tamper import static_findings
-
-    nb = copy.deepcopy(released)
-    first = next(i for i, c in enumerate(nb.cells) if grading(c).get("solution"))
-    nb.cells[first].source = (
-        "import subprocess as sp\nimport minigpt.checks as mc\nmc.expect_close = print\n"
-        "get_ipython().events.register('pre_run_cell', print)\n!ls /\nopen('../../gradebook.db')\n"
-        "import os as o\no.listdir('/')\nxs = [1]\nxs.remove(1)\nmodel.modules()\n"
-    )
-    nb.cells.insert(first + 1, nbformat.v4.new_code_cell("import torch\ntorch.allclose = max"))
-    found = " | ".join(static_findings(nb, released))
-    grade_id = grading(nb.cells[first])["grade_id"]
-    for expected in (
-        f"answer {grade_id} imports subprocess",
-        "assigns to mc.expect_close",
-        "calls get_ipython()",
-        "uses os.listdir",
-        "opens ../../gradebook.db",
-        "assigns to torch.allclose",
-    ):
-        assert expected in found, (expected, found)
-    assert "remove" not in found and "modules" not in found
-    assert static_findings(solved_student_notebook(ASSIGNMENT), released) == []
-
-
-def test_guard_reports_about_course_cells_are_ignored_and_rewritten_tests_are_caught():
-    from minigpt.grading.tamper import guard_findings
-
-    trusted = {"setup": "aaa", "test-1": "bbb", "test-2": "ccc"}
-    lines = [
-        "cell\taaa",
-        "tampering\taaa\tstarted or signalled a process (subprocess.Popen)\timport torch",
-        "tampering\tddd\ttouched a file outside its folder (/work)\timport glob",
-        "cell\tbbb",
-        "cell\teee",
-    ]
-    found = guard_findings(lines, ["setup", "test-1", "test-2"], trusted, {"test-1", "test-2"})
-    assert found == [
-        "touched a file outside its folder (/work) in: import glob",
-        "test cell test-2 did not run as written (input rewritten?)",
-    ]
-    silenced = guard_findings([], ["setup", "test-1"], trusted, {"test-1"})
-    assert silenced == ["the grading guard heard nothing from the kernel (silenced?)"]
 
 
 def test_zip_collection_never_writes_outside_scratch(tmp_path):
@@ -251,9 +250,131 @@ def test_an_edited_test_cell_is_reported(released, solved):
     assert any("test-sample-tokens: test cell was edited" in note for note in result.notes)
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_code_scan_finds_nothing_in_the_solutions(assignment):
-    from minigpt.grading.tamper import static_findings
+def test_the_grades_csv_defuses_spreadsheet_formulas(tmp_path):
+    import csv
 
-    solved = solved_student_notebook(assignment)
-    assert static_findings(solved, blank_student_notebook(assignment)) == []
+    from minigpt.grading.batch import write_csv
+    from minigpt.grading.results import Row
+
+    rows = [Row("=cmd|' /C calc'!A0", "@SUM(1).ipynb", 1.0, 10.0, set(), ["+danger", "-x"])]
+    write_csv(rows, tmp_path / "grades.csv")
+    line = next(csv.DictReader((tmp_path / "grades.csv").open()))
+    assert line["student"].startswith("'=") and line["file"].startswith("'@")
+    assert line["notes"].startswith("'+")
+
+
+def test_the_sandbox_s_minigpt_has_no_reference_answers(tmp_path):
+    import subprocess
+    import sys
+
+    from minigpt.grading.withheld import prepare_package, withheld_names
+
+    root = prepare_package(ASSIGNMENT, tmp_path)
+    assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
+    text = (root / "minigpt" / "bigram.py").read_text()
+    assert "bincount" not in text and "multinomial" not in text  # the bodies are gone
+    catalogue = (root / "minigpt" / "mistakes" / "ch01_bigrams.py").read_text()
+    assert "Alternative" not in catalogue
+    probe = (
+        "import minigpt.bigram as b, torch\n"
+        "try:\n    b.count_bigrams(torch.tensor([0, 1]), 2)\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n"
+        "print(b.NeuralBigram(3)(torch.tensor([[0]]))[0].shape)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "WithheldReference uses minigpt's own count_bigrams" in done.stdout, done.stderr
+    assert "torch.Size([1, 1, 3])" in done.stdout  # what is not a task's answer still works
+    assert withheld_names(ASSIGNMENT)["minigpt.bigram"] >= {"count_bigrams", "average_nll"}
+
+
+def test_stripping_keeps_a_class_and_replaces_one_method():
+    from minigpt.grading.withheld import strip
+
+    source = (
+        "class Tok:\n    @classmethod\n    def train(cls, text):\n        return 'secret'\n"
+        "    def size(self):\n        return 3\n"
+    )
+    stripped = strip(source, {"Tok.train"}, "m")
+    namespace: dict = {}
+    exec(stripped, namespace)
+    assert namespace["Tok"]().size() == 3 and "secret" not in stripped
+    with pytest.raises(RuntimeError, match=r"m\.Tok\.train"):
+        namespace["Tok"].train("x")
+
+
+def session_for_output(**limits):
+    from minigpt.grading.sandbox import Policy
+    from minigpt.grading.session import Limits, Session
+
+    policy = Policy(work="/home/student", package_root="/opt/course/pkg", data_dir="/data")
+    session = Session(policy, Limits(**limits), 0.0, {"/opt/course": "<course>"})
+    session._outputs = []
+    session._sandbox_pid = 1
+    return session
+
+
+def test_kept_output_is_capped_per_cell_and_per_student_and_paths_are_hidden():
+    session = session_for_output(cell_output_bytes=100, output_bytes=150)
+    session._output({"ev": "stream", "name": "stdout", "text": "/opt/course/x " + "a" * 500})
+    text = session._outputs[0]["text"]
+    assert text.startswith("<course>/x ") and "output cut here" in text and len(text) < 200
+    session._outputs, session._cell_kept, session._cut = [], 0, False
+    for _ in range(5):
+        session._output({"ev": "stream", "name": "stdout", "text": "b" * 40})
+    assert len(session._outputs[0]["text"].replace("\n", "")) < 150
+    assert "output" in session.limits_hit
+
+
+def test_only_real_pictures_are_kept():
+    import base64
+
+    session = session_for_output()
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 20).decode()
+    fake = base64.b64encode(b"<svg onload=alert(1)>").decode()
+    session._output({"ev": "display", "data": {"image/png": png, "text/plain": "fig"}})
+    session._output({"ev": "display", "data": {"image/png": fake, "text/html": "<script>"}})
+    kept = [output["data"] for output in session._outputs]
+    assert kept == [{"text/plain": "fig", "image/png": png}]  # the fake and its HTML: nothing
+
+
+def test_the_feedback_page_runs_nothing_a_student_wrote():
+    from html.parser import HTMLParser
+
+    from minigpt.grading.feedback_page import feedback_html
+    from minigpt.grading.results import Row, TaskResult
+
+    evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# Notes {evil} [x](javascript:alert(3))"),
+        nbformat.v4.new_code_cell(evil),
+    ]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output("stream", text=evil),
+        nbformat.v4.new_output("error", ename="E", evalue=evil, traceback=[evil]),
+        nbformat.v4.new_output("display_data", data={"text/plain": evil}),
+    ]
+    row = Row(evil, "x.ipynb", 0.0, 2.0, set(), [evil], [TaskResult("t", 0.0, 2.0, evil)])
+    page = feedback_html(row, "01-bigrams", nb)
+
+    class Elements(HTMLParser):
+        found: list = []
+
+        def handle_starttag(self, tag, attrs):
+            self.found.append((tag, dict(attrs)))
+
+    parser = Elements()
+    parser.feed(page)
+    tags = {tag for tag, _ in parser.found}
+    assert "script" not in tags and "img" not in tags
+    assert not [name for _, attrs in parser.found for name in attrs if name.startswith("on")]
+    assert not [
+        a for _, attrs in parser.found for a in attrs.values() if "javascript:" in (a or "")
+    ]
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page

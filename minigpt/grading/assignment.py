@@ -128,6 +128,7 @@ class Assignment:
             self.mistakes(task),
             lambda mistake: self._mistake_observations(task, mistake),
             task.expected,
+            observations,
         )
         verdict.message = named(failure[1], found)
         return verdict

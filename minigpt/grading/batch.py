@@ -125,21 +125,21 @@ def graded_notebook(notebook: nbformat.NotebookNode, assignment: Assignment, run
 
 
 def _compare(assignment: Assignment, full: Run, alone: Run, row: Row, extra_names: set[str]) -> Run:
-    """Which run's score counts, and what the row says about the difference (the lower one)."""
+    """Which run's score counts (the lower), and what the row says about a difference."""
     full_score, alone_score = full.score(assignment), alone.score(assignment)
+    lower = alone if alone_score < full_score else full
     if not alone.finished:
         row.flags.add("needs manual grade")
         row.notes.append(
             f"the answers alone could not be graded to the end ({'; '.join(alone.notes[-2:])}); "
             f"the lower score counts: {min(full_score, alone_score):g}"
         )
-        return alone if alone_score <= full_score else full
-    if alone_score == full_score:
-        return full
+        return lower
+    if alone_score == full_score or not full.finished:
+        return lower  # equal, or the notebook itself stopped early (its own flags say why)
     differing = [
         gid for gid in assignment.tasks if full.verdicts[gid].passed != alone.verdicts[gid].passed
     ]
-    lower = alone if alone_score < full_score else full
     helpers = [
         name for gid in differing for name in extra_names if name in lower.verdicts[gid].message
     ]

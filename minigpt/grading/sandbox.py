@@ -23,8 +23,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -233,7 +235,19 @@ def processes_capped(cgroup: str) -> bool:
     return len(events) >= 2 and events[1] != "0"
 
 
-def remove_cgroup(cgroup: str) -> None:
-    if cgroup:
-        with contextlib.suppress(OSError):
+def remove_cgroup(cgroup: str, seconds: float = 30.0) -> None:
+    """Kill whatever is left in the cgroup, and remove it once the kernel has reaped it all."""
+    if not cgroup:
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in _read(Path(cgroup) / "cgroup.procs").split():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        try:
             os.rmdir(cgroup)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)

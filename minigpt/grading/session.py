@@ -130,11 +130,7 @@ class Session:
             self.process.wait(timeout=10)
         if processes_capped(self.policy.cgroup):
             self.limits_hit.add("processes")
-        for _ in range(50):  # the cgroup empties once the kernel has reaped the sandbox
-            remove_cgroup(self.policy.cgroup)
-            if not self.policy.cgroup or not Path(self.policy.cgroup).exists():
-                break
-            time.sleep(0.05)
+        remove_cgroup(self.policy.cgroup)
         self._selector.close()
         for fd in (self._commands, self._events_fd, self._output_fd):
             with contextlib.suppress(OSError):

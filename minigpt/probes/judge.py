@@ -275,6 +275,25 @@ def cap(message: str, limit: int = MAX_MESSAGE) -> str:
     return message if len(message) <= limit else message[: limit - 2].rstrip() + " …"
 
 
+def agree(mine: Any, theirs: Any) -> bool:
+    """Whether two observations of one case are the same behaviour (an error: the same one)."""
+    if (
+        isinstance(mine, dict)
+        and isinstance(theirs, dict)
+        and ("error" in mine or "error" in theirs)
+    ):
+        first, second = mine.get("error") or {}, theirs.get("error") or {}
+        return (first.get("type"), first.get("message")) == (
+            second.get("type"),
+            second.get("message"),
+        )
+    try:
+        same_value(mine, theirs, "")
+    except Exception:
+        return False
+    return True
+
+
 def reproducing(
     spec: TaskSpec,
     cases: Sequence[Case],
@@ -282,10 +301,11 @@ def reproducing(
     mistakes: Sequence[Any],
     observe: Callable[[Any], Sequence[Any]],
     expectations: Sequence[dict | None],
+    observations: Sequence[Any],
 ) -> list:
-    """The mistakes whose observations fail the same case with the same message.
-
-    `observe(mistake)` runs a mistake on the cases up to the failing one (it may be cached)."""
+    """The mistakes that fail the same case with the same message and behave there exactly as
+    the answer did: only such a mistake is named. `observe(mistake)` runs a mistake on the
+    cases up to the failing one (it may be cached)."""
     index, message = failure
     found = []
     for mistake in mistakes:
@@ -294,6 +314,11 @@ def reproducing(
         except Exception:  # a catalogue entry that cannot run here names nothing
             continue
         again = first_failure(spec, cases[: index + 1], theirs, expectations[: index + 1])
-        if again is not None and again[0] == index and signature(again[1]) == signature(message):
+        if (
+            again is not None
+            and again[0] == index
+            and signature(again[1]) == signature(message)
+            and agree(observations[index], theirs[index])
+        ):
             found.append(mistake)
     return found
