@@ -141,7 +141,10 @@ def class_summary(rows: Sequence[Row], similar: Iterable[SimilarPair] = ()) -> s
         for s in summaries:
             if s.messages:
                 lines += ["", f"Why {s.grade_id} failed (students):"]
-                lines += [f"  {m.students:>3}  {m.message}" for m in s.messages]
+                for m in s.messages:  # the whole message (capped by the judge), indented
+                    first, *rest = m.message.splitlines() or [""]
+                    lines.append(f"  {m.students:>3}  {first}")
+                    lines += [f"       {line}" for line in rest]
     similar_groups = groups(similar)
     if similar_groups:
         lines += ["", "Similar answers (for a human look, not a penalty):"]
@@ -228,7 +231,7 @@ def _messages(summaries: list[TaskSummary]) -> str:
         if not s.messages:
             continue
         rows = "".join(
-            f"<tr><td class=num>{m.students}</td><td><code>{_e(m.message)}</code>"
+            f"<tr><td class=num>{m.students}</td><td><pre>{_e(m.message)}</pre>"
             + (
                 f" <span class=muted>({m.wordings} variants, numbers differ)</span>"
                 if m.wordings > 1
