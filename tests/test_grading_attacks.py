@@ -175,12 +175,16 @@ def test_the_notes_say_what_each_attack_did(hostile):
     assert "switched off while notebooks are graded" in messages["test-average-nll"]
 
 
-def test_no_hidden_test_and_no_classmate_s_secret_reaches_any_feedback(hostile):
+def test_no_hidden_test_no_secret_and_no_path_of_the_grader_reaches_any_feedback(hostile):
+    import sys
+
     course, hidden = hostile["course"], hidden_lines()
     assert hidden
+    paths = [str(course), str(course.resolve()), sys.prefix, str(ROOT)]
     for student in hostile["rows"]:
         text = graded_files(course, student)
         assert not [line for line in hidden if line in text], student
+        assert not [path for path in paths if path in text], student
         if student != "victim":
             assert students.SECRET not in text, student
 

@@ -172,6 +172,23 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(
         return
     assert "timed out" in table["looper"]["flags"]
 
+    # nbgrader's own tools read the gradebook the grader wrote.
+    import subprocess
+    import sys
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", f"--CourseDirectory.root={course_copy}"],
+        cwd=course_copy,
+        capture_output=True,
+        text=True,
+    )
+    assert exported.returncode == 0, exported.stderr
+    export = {
+        r["student_id"]: float(r["score"])
+        for r in csv.DictReader((course_copy / "grades.csv").open())
+    }
+    assert export == {s: score for s, (score, _) in expected.items()}
+
     # A resubmission replaces a better earlier grade: no old score may survive.
     write_submissions(tmp_path / "batch2", {"solved": files["blank"]}, assignment)
     again = grade_class(course_copy, assignment, tmp_path / "batch2", OPTIONS, log=lambda _: None)

@@ -63,3 +63,23 @@ def test_mistakes_are_named_and_cost_only_their_own_task(assignment):
     if len(unnamed) > 0.1 * len(mistakes):
         problems.append(f"{len(unnamed)} of {len(mistakes)} mistakes not named: {unnamed}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_solution_passes_and_the_blank_fails_every_task_in_both_views(assignment):
+    """The instructor's answers pass every check (hidden ones too, as the grader judges them);
+    the released stubs fail every one, with "not written yet"."""
+    bench = mistake_costs.Workbench(assignment)
+    stubs = {
+        grading(c)["grade_id"]: c.source for c in bench.released.cells if grading(c).get("solution")
+    }
+    for answers, passes in ((bench.answers, True), (stubs, False)):
+        namespace = bench.namespace(answers)
+        for grade_id in bench.graded.tasks:
+            visible = bench.visible(namespace, grade_id)
+            graded = bench.graded_verdict(namespace, grade_id, answers[grade_id])
+            if passes:
+                assert visible is None and graded.passed, (grade_id, visible, graded.message)
+            else:
+                assert "not written yet" in visible and "not written yet" in graded.message
