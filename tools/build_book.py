@@ -97,7 +97,8 @@ def build(root: Path, output: Path, check_quotes: bool = True) -> int:
             "The prose quotes figures that the executed pages no longer show (or the quotes' "
             "metadata is broken): fix the text or the `quotes` metadata (CONTRIBUTING.md)."
         )
-    print("The book build failed; the next `make book` executes the failed pages again.")
+    if status or failed:
+        print("The book build failed; the next `make book` executes the failed pages again.")
     return status or 1
 
 
