@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import torch
@@ -29,10 +30,17 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     use_torch_kernel: bool = True  # False runs the written-out attention
+    # The MLP's GELU: "none" is the exact x * Phi(x); "tanh" is the approximation that GPT-2 was
+    # trained with, needed to reproduce its outputs from its weights (GPT.from_gpt2).
+    gelu_approximate: str = "none"
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.gelu_approximate not in ("none", "tanh"):
+            raise ValueError(
+                f"gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,14 +49,15 @@ class GPTConfig:
 class MLP(nn.Module):
     """Widen to 4x, GELU, project back: the per-token computation of a block."""
 
-    def __init__(self, n_embd: int, dropout: float = 0.0):
+    def __init__(self, n_embd: int, dropout: float = 0.0, gelu_approximate: str = "none"):
         super().__init__()
         self.fc = nn.Linear(n_embd, 4 * n_embd)
         self.proj = nn.Linear(4 * n_embd, n_embd)
         self.dropout = nn.Dropout(dropout)
+        self.gelu_approximate = gelu_approximate  # "none": exact GELU; "tanh": GPT-2's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
+        return self.dropout(self.proj(F.gelu(self.fc(x), approximate=self.gelu_approximate)))
 
 
 class Block(nn.Module):
@@ -61,7 +70,7 @@ class Block(nn.Module):
             config.n_embd, config.n_head, config.dropout, config.use_torch_kernel
         )
         self.ln_2 = nn.LayerNorm(config.n_embd)
-        self.mlp = MLP(config.n_embd, config.dropout)
+        self.mlp = MLP(config.n_embd, config.dropout, config.gelu_approximate)
 
     def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache)
@@ -114,6 +123,59 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
+
+    @classmethod
+    def from_gpt2(cls, state_dict: Mapping[str, torch.Tensor], n_head: int | None = None) -> GPT:
+        """A GPT holding GPT-2 weights given in Hugging Face's layout, in eval mode.
+
+        `state_dict` is what `transformers`' GPT2LMHeadModel (or GPT2Model) returns from
+        state_dict(). The sizes are read from the shapes; the number of heads cannot be, so it
+        is taken from `n_head` or, when None, from the published models' widths (768: 12 heads,
+        1024: 16, 1280: 20, 1600: 25). GPT-2's layers are `Conv1D`s, which store a weight as
+        (in, out) where nn.Linear stores (out, in), so every matrix is transposed; its c_attn
+        holds queries, keys and values side by side, in the order of minigpt's qkv. The MLP
+        uses the tanh approximation of GELU that GPT-2 was trained with.
+        """
+        weights = {key.removeprefix("transformer."): value for key, value in state_dict.items()}
+        if "wte.weight" not in weights or "wpe.weight" not in weights:
+            raise ValueError("not a GPT-2 state dict: it has no wte.weight and wpe.weight")
+        wte = weights.pop("wte.weight")
+        head = weights.pop("lm_head.weight", None)
+        if head is not None and not torch.equal(head, wte):
+            raise ValueError("lm_head.weight differs from wte.weight: minigpt's head is tied")
+        vocab_size, n_embd = wte.shape
+        n_layer = len({key.split(".")[1] for key in weights if key.startswith("h.")})
+        if n_head is None:
+            n_head = _GPT2_HEADS.get(n_embd)
+            if n_head is None:
+                raise ValueError(f"width {n_embd} is not a published GPT-2: pass n_head")
+        config = GPTConfig(
+            vocab_size=vocab_size,
+            block_size=weights["wpe.weight"].size(0),
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd=n_embd,
+            gelu_approximate="tanh",
+        )
+        ours = {"tok_emb.weight": wte, "lm_head.weight": wte}
+        for key, value in weights.items():
+            if key.endswith((".attn.bias", ".attn.masked_bias")):
+                continue  # the causal mask, a buffer in older versions of transformers
+            if key.startswith("wpe."):
+                key = "pos_emb." + key.removeprefix("wpe.")
+            if key.startswith("h."):  # h.0.attn.c_attn.weight -> blocks.0.attn.qkv.weight
+                key = "blocks." + key.removeprefix("h.")
+                for theirs, mine in _GPT2_SUBLAYERS:
+                    key = key.replace(theirs, mine)
+                value = value.t() if value.dim() == 2 else value  # Conv1D's (in, out)
+            ours[key] = value
+        with torch.random.fork_rng(devices=[]):  # the random start is overwritten: draw aside
+            model = cls(config)
+        try:
+            model.load_state_dict(ours)
+        except RuntimeError as err:
+            raise ValueError(f"these weights do not fit a GPT-2 of {config}: {err}") from err
+        return model.eval()
 
     def num_parameters(self) -> int:
         """Distinct trainable numbers (the tied head matrix counts once)."""
@@ -186,6 +248,16 @@ class GPT(nn.Module):
             maps.append(block.attn.weights(block.ln_1(x)))
             x = block(x)
         return maps
+
+
+# The layers of a GPT-2 block in Hugging Face's layout, and minigpt's names for them.
+_GPT2_SUBLAYERS = [
+    ("attn.c_attn.", "attn.qkv."),
+    ("attn.c_proj.", "attn.proj."),
+    ("mlp.c_fc.", "mlp.fc."),
+    ("mlp.c_proj.", "mlp.proj."),
+]
+_GPT2_HEADS = {768: 12, 1024: 16, 1280: 20, 1600: 25}  # small, medium, large, xl
 
 
 def parameter_count_formula(config: GPTConfig) -> int:

@@ -12,7 +12,13 @@ is never executed again and the build reports success over the stale failure. He
   cache in seconds (jupyter-cache stores only successful runs), and failed ones run again;
 - the logs move to _build/reports/, outside the site, and a failed page's HTML is removed;
 - every kernel runs torch on one thread (unless OMP_NUM_THREADS says otherwise): the models are
-  small, and on a busy machine several threads per kernel wait for each other (see README).
+  small, and on a busy machine several threads per kernel wait for each other (see README);
+- every kernel computes in float32 (MINIGPT_NO_BF16=1 unless set): the figures the prose quotes
+  come from float32 runs, and bfloat16 would print other numbers;
+- the figures the prose quotes are compared with the executed pages' outputs (tools/quotes.py,
+  the `quotes` metadata of markdown cells): a mismatch fails the build. In quick mode
+  (MINIGPT_QUICK) the pages print other numbers, so only the quotes' form is checked there;
+  --skip-quotes skips the comparison (say, on a GPU, whose numbers differ from the CPU's).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quotes  # noqa: E402  (tools/quotes.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 FAILED_MARKER = "book-build-unfinished"
@@ -35,7 +44,21 @@ def failed_pages(reports: Path) -> list[str]:
     )
 
 
-def build(root: Path, output: Path) -> int:
+def executed_pages(build_dir: Path) -> list[Path]:
+    """The executed notebooks myst-nb wrote for the pages (jupyter_execute/<page>.ipynb)."""
+    return sorted((build_dir / "jupyter_execute").rglob("*.ipynb"))
+
+
+def quote_problems(build_dir: Path, compare: bool) -> list[str]:
+    """What is wrong with the prose's quoted figures on the executed pages (tools/quotes.py)."""
+    problems = []
+    for path in executed_pages(build_dir):
+        page = str(path.relative_to(build_dir / "jupyter_execute"))
+        problems += quotes.check_files([path], outputs=compare, name=page)
+    return problems
+
+
+def build(root: Path, output: Path, check_quotes: bool = True) -> int:
     """Run jupyter-book; returns its exit status, made non-zero when any page failed."""
     build_dir = output / "_build"
     html, marker = build_dir / "html", build_dir / FAILED_MARKER
@@ -48,6 +71,7 @@ def build(root: Path, output: Path) -> int:
 
     env = dict(os.environ, TQDM_DISABLE="1")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MINIGPT_NO_BF16", "1")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", str(root), "--warningiserror", "--keep-going"]
     if output != root:
@@ -59,12 +83,22 @@ def build(root: Path, output: Path) -> int:
         shutil.move(html / "reports", build_dir / "reports")
     for page in failed:
         (html / f"{page}.html").unlink(missing_ok=True)
-    if status == 0 and not failed:
+    compare = check_quotes and os.environ.get("MINIGPT_QUICK", "") in ("", "0")
+    drifted = quote_problems(build_dir, compare)
+    if status == 0 and not failed and not drifted:
         marker.unlink()
         return 0
     for page in failed:
         print(f"FAILED: {page} (its traceback: {build_dir / 'reports' / page}.err.log)")
-    print("The book build failed; the next `make book` executes the failed pages again.")
+    for problem in drifted:
+        print(f"QUOTE: {problem}")
+    if drifted:
+        print(
+            "The prose quotes figures that the executed pages no longer show (or the quotes' "
+            "metadata is broken): fix the text or the `quotes` metadata (CONTRIBUTING.md)."
+        )
+    if status or failed:
+        print("The book build failed; the next `make book` executes the failed pages again.")
     return status or 1
 
 
@@ -74,9 +108,12 @@ def main() -> None:
     )
     parser.add_argument("root", nargs="?", type=Path, default=ROOT)
     parser.add_argument("--path-output", type=Path, help="where _build goes (default: ROOT)")
+    parser.add_argument(
+        "--skip-quotes", action="store_true", help="do not compare quoted figures with outputs"
+    )
     args = parser.parse_args()
     root = args.root.resolve()
-    sys.exit(build(root, (args.path_output or root).resolve()))
+    sys.exit(build(root, (args.path_output or root).resolve(), not args.skip_quotes))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,12 @@ Kinds: markdown, code, setup (the set-up cell; its text is stamped from _config.
 locked` in exercises),
 solution (an autograded answer: the code between BEGIN/END SOLUTION is hidden from students),
 tests (a locked, graded test cell worth `points`), readonly (a locked markdown cell).
-Graded cells get their grade_id as cell id, so ids stay stable across edits; other cells are
-numbered in order.
+Graded cells get their grade_id as cell id, so ids stay stable across edits; a markdown, code
+or unlocked set-up cell takes the id its header gives as `id=<name>` (`%%% code id=race`); other
+cells are numbered in order. A line `%%% quote {"text": ..., "cell": ..., "pattern": ...}` after
+a markdown cell adds one entry to that cell's `quotes` metadata: a figure its prose reads from a
+code cell's output, checked by tools/quotes.py (name that code cell with `id=`, so the reference
+survives edits).
 
 Every notebook starts with the same set-up cell, built from the repository URL in _config.yml
 and the package version in minigpt/__init__.py: it installs the release tagged v<version>, so the
@@ -24,6 +28,7 @@ by this script.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -198,9 +203,18 @@ def from_draft(text: str) -> nbformat.NotebookNode:
     if not chunks[0].startswith("%%% "):
         raise ValueError("a draft starts with a cell header: %%% kind [grade_id] [points]")
     chunks[0] = chunks[0][4:]
+    named = set()
     for chunk in chunks:
         header, _, body = chunk.partition("\n")
+        if header.startswith("quote "):
+            if not nb.cells or nb.cells[-1].cell_type != "markdown" or body.strip():
+                raise ValueError(f"a quote line follows a markdown cell: %%% {header}")
+            quote = json.loads(header.removeprefix("quote "))
+            nb.cells[-1].metadata.setdefault("quotes", []).append(quote)
+            continue
         kind, *rest = header.split()
+        given = [word.removeprefix("id=") for word in rest if word.startswith("id=")]
+        rest = [word for word in rest if not word.startswith("id=")]
         body = body.strip("\n")
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(body)
@@ -231,11 +245,26 @@ def from_draft(text: str) -> nbformat.NotebookNode:
             cell.id = grade_id
         else:
             raise ValueError(f"unknown cell kind {kind!r} in draft header {header!r}")
+        if given:
+            if (
+                kind not in ("markdown", "code", "setup")
+                or rest
+                or POSITIONAL_ID.fullmatch(given[0])
+                or given[0] in named
+            ):
+                raise ValueError(
+                    f"id= names one markdown, code or setup cell, not cell-NN: {header!r}"
+                )
+            cell.id = given[0]
+            named.add(cell.id)
         nb.cells.append(cell)
     for index, cell in enumerate(nb.cells):
-        if not cell.metadata.get("nbgrader"):
+        if not cell.metadata.get("nbgrader") and cell.id not in named:
             cell.id = f"cell-{index:02d}"  # the same draft always gives the same ids
     return nb
+
+
+POSITIONAL_ID = re.compile(r"cell-\d+")
 
 
 def to_draft(nb: nbformat.NotebookNode) -> str:
@@ -252,8 +281,14 @@ def to_draft(nb: nbformat.NotebookNode) -> str:
             header = f"solution {grading['grade_id']}"
         else:
             header = "code"
+        if header in ("markdown", "code", "setup") and not POSITIONAL_ID.fullmatch(
+            cell.get("id", "")
+        ):
+            header += f" id={cell.id}"
         body = "" if header.startswith("setup") else cell.source
         chunks.append(f"%%% {header}\n{body}\n" if body else f"%%% {header}\n")
+        for quote in cell.metadata.get("quotes", []):
+            chunks.append(f"%%% quote {json.dumps(quote, ensure_ascii=False)}\n")
     return "\n".join(chunks)
 
 
