@@ -1,12 +1,9 @@
 """Known mistakes of exercise 02-tokenization, with the hints that name them."""
 
-from minigpt.mistakes import Alternative, Mistake, Task
-from minigpt.tokenizers import merge, pair_counts
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "char-tokenizer": Task(
-        functions=("char_vocab", "char_encode", "char_decode"),
-        promise="char_vocab: the sorted distinct characters as a list; char_encode: a list of ints, raising an error on an unknown character; char_decode: a string",
+    "char-tokenizer": Known(
         mistakes=(
             Mistake(
                 "vocabulary in order of first appearance, not sorted",
@@ -77,9 +74,7 @@ def char_decode(ids, vocab):
             ),
         ),
     ),
-    "count-pairs": Task(
-        functions=("count_pairs",),
-        promise="a dict {(a, b): count} of neighbouring pairs, overlaps counted, keys in order of first appearance",
+    "count-pairs": Known(
         mistakes=(
             Mistake(
                 "counts pairs without overlap (steps of two)",
@@ -150,10 +145,7 @@ def count_pairs(ids):
             ),
         ),
     ),
-    "merge-pair": Task(
-        functions=("merge_pair",),
-        promise="a new list with every occurrence of pair replaced by new_id, left to right, without overlaps",
-        keeps_inputs=True,
+    "merge-pair": Known(
         mistakes=(
             Mistake(
                 'overlapping merge ("aaa" gives [new, new, a])',
@@ -242,10 +234,7 @@ def merge_pair(ids, pair, new_id):
             ),
         ),
     ),
-    "train-bpe": Task(
-        functions=("train_bpe",),
-        promise="the list of up to num_merges pairs, in the order learned, merge k making id 256 + k",
-        pieces={"count_pairs": pair_counts, "merge_pair": merge},
+    "train-bpe": Known(
         mistakes=(
             Mistake(
                 "ties go to the largest pair",
@@ -336,10 +325,7 @@ def train_bpe(text, num_merges):
             ),
         ),
     ),
-    "bpe-encode-decode": Task(
-        functions=("bpe_encode", "bpe_decode"),
-        promise="bpe_encode: a list of ids; bpe_decode: the string, decoded from all the bytes joined",
-        pieces={"merge_pair": merge},
+    "bpe-encode-decode": Known(
         mistakes=(
             Mistake(
                 "decodes token by token",

@@ -1,12 +1,9 @@
 """Known mistakes of exercise 03-embeddings, with the hints that name them."""
 
-from minigpt.embeddings import cosine_similarity, nearest_neighbours
-from minigpt.mistakes import Alternative, Mistake, Task
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "embed-with-one-hot": Task(
-        functions=("embed_with_one_hot",),
-        promise="one_hot(ids, V) in the table's dtype, times the (V, C) table: shape ids.shape + (C,)",
+    "embed-with-one-hot": Known(
         mistakes=(
             Mistake(
                 "one-hot sized by the largest id, not by V",
@@ -41,6 +38,22 @@ def embed_with_one_hot(ids, table):
     return F.one_hot(ids, num_classes=table.shape[0]).float() @ table
 """,
             ),
+            Mistake(
+                "casts the table to float32",
+                hint="Keep the table's dtype: convert the one-hot vectors to table.dtype rather than the table to float32, so that a float64 table gives a float64 result.",
+                source="""
+def embed_with_one_hot(ids, table):
+    return F.one_hot(ids, num_classes=table.shape[0]).float() @ table.float()
+""",
+            ),
+            Mistake(
+                "indexes the table instead of the one-hot product",
+                hint="table[ids] gives the same numbers, but this task is about why: an embedding is the product of one-hot vectors with the table. Build F.one_hot(ids, num_classes=V) in the table's dtype and multiply it by the table (@); do not index the table or call F.embedding, index_select, gather or take.",
+                source="""
+def embed_with_one_hot(ids, table):
+    return table[ids]
+""",
+            ),
         ),
         alternatives=(
             Alternative(
@@ -49,6 +62,14 @@ def embed_with_one_hot(ids, table):
 def embed_with_one_hot(ids, table):
     one_hot = torch.eye(table.shape[0], dtype=table.dtype)[ids]
     return one_hot @ table
+""",
+            ),
+            Alternative(
+                "one-hot vectors times the table, summed over the vocabulary by hand",
+                """
+def embed_with_one_hot(ids, table):
+    one_hot = F.one_hot(ids, num_classes=table.size(0)).to(table.dtype)
+    return (one_hot.unsqueeze(-1) * table).sum(dim=-2)
 """,
             ),
             Alternative(
@@ -61,9 +82,7 @@ def embed_with_one_hot(ids, table):
             ),
         ),
     ),
-    "add-positions": Task(
-        functions=("add_positions",),
-        promise="x of shape (B, T, C) with x[b, t] = tok_table[idx[b, t]] + pos_table[t]; a ValueError with the numbers for a bad idx",
+    "add-positions": Known(
         mistakes=(
             Mistake(
                 "positions indexed by token id (pos_table[idx])",
@@ -161,9 +180,7 @@ def add_positions(idx, tok_table, pos_table):
             ),
         ),
     ),
-    "cosine-similarity": Task(
-        functions=("cosine_similarity",),
-        promise="the cosine along the last dimension: a broadcast shape without the last axis",
+    "cosine-similarity": Known(
         mistakes=(
             Mistake(
                 "dot product without normalizing",
@@ -232,10 +249,7 @@ def cosine_similarity(a, b):
             ),
         ),
     ),
-    "nearest-neighbours": Task(
-        functions=("nearest_neighbours",),
-        promise="a list of the k most similar row ids (Python ints), best first, none from exclude",
-        pieces={"cosine_similarity": cosine_similarity},
+    "nearest-neighbours": Known(
         mistakes=(
             Mistake(
                 "ranks by dot product",
@@ -263,6 +277,16 @@ def nearest_neighbours(query, table, k, exclude=()):
                 source="""
 def nearest_neighbours(query, table, k, exclude=()):
     return cosine_similarity(query, table).topk(k).indices.tolist()
+""",
+            ),
+            Mistake(
+                "a list of tensors, not of ints",
+                hint="list(tensor) gives a list of one-element tensors. Return Python ints: .tolist() turns a tensor of ids into a list of them.",
+                source="""
+def nearest_neighbours(query, table, k, exclude=()):
+    scores = cosine_similarity(query, table)
+    scores[list(exclude)] = float("-inf")
+    return list(scores.topk(k).indices)
 """,
             ),
             Mistake(
@@ -300,10 +324,7 @@ def nearest_neighbours(query, table, k, exclude=()):
             ),
         ),
     ),
-    "analogy": Task(
-        functions=("analogy",),
-        promise="the id (a Python int) of the row nearest to table[b] - table[a] + table[c], leaving out a, b and c",
-        pieces={"cosine_similarity": cosine_similarity, "nearest_neighbours": nearest_neighbours},
+    "analogy": Known(
         mistakes=(
             Mistake(
                 "forgets to leave out a, b and c",
