@@ -48,6 +48,10 @@ def short(value: Any) -> str:
     return text if len(text) <= 60 else f"a {kind_of(value)}"
 
 
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
 def fail(message: str) -> None:
     raise ExerciseCheckFailed(message)
 
@@ -71,7 +75,7 @@ def same_kind(got: Any, want: Any, what: str) -> None:
         if not isinstance(got, (tuple, list)):
             fail(f"{what}: expected a tuple of {len(want)}, got {kind_of(got)}")
         if len(got) != len(want):
-            fail(f"{what}: expected {len(want)} items, got {len(got)}")
+            fail(f"{what}: expected {_items(len(want))}, got {len(got)}")
     elif want is not None and type(got) is not type(want):
         fail(f"{what}: expected a {kind_of(want)}, got {kind_of(got)}")
 
@@ -100,7 +104,7 @@ def same_value(
             fail(f"{what}: expected {want:.6g}, got {got:.6g}")
     elif isinstance(want, (list, tuple)):
         if len(got) != len(want):
-            fail(f"{what}: expected {len(want)} items, got {len(got)}")
+            fail(f"{what}: expected {_items(len(want))}, got {len(got)}")
         for index, (mine, theirs) in enumerate(zip(got, want, strict=True)):
             same_value(mine, theirs, f"{what}, item {index}", atol, rtol, exact_dtype)
     elif isinstance(want, dict):
@@ -117,7 +121,8 @@ def same_value(
 
 def explain_error(spec: TaskSpec, case: Case, info: dict) -> str:
     """An exception raised by the answer, as a message a student can act on."""
-    name = spec.functions[0]
+    where = info.get("where")
+    name = where[0] if where and where[0] in spec.functions else spec.functions[0]
     kind, message = info.get("type", "Exception"), str(info.get("message", ""))
     if kind == "NotImplementedError":
         return f"{name} is not written yet: replace `raise NotImplementedError()` with your code"
@@ -125,7 +130,6 @@ def explain_error(spec: TaskSpec, case: Case, info: dict) -> str:
         return f"{name} {message}"
     first = message.strip().splitlines()[0] if message.strip() else ""
     lines = [f"{case.what}: {name} raised {kind}" + (f": {first}" if first else "")]
-    where = info.get("where")
     if where:
         function, line, text = where
         lines.append(f"  at line {line} of {function}" + (f": {text}" if text else ""))
