@@ -223,6 +223,30 @@ def attention_head(
     return scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask)
 
 
+def cross_attention(
+    x: torch.Tensor,
+    memory: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    w_v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One head of cross-attention: queries from x (..., T_dec, C), keys and values from
+    memory (..., T_enc, C); returns (..., T_dec, head size), one output per query.
+
+    This is how the decoder of an encoder-decoder Transformer reads the encoder's output (the
+    memory). The weights are (..., T_dec, T_enc), and no causal mask is needed: the memory is
+    known in full before decoding starts. `mask` (T_dec, T_enc), True where allowed, can still
+    hide positions such as padding.
+    """
+    if x.size(-1) != w_q.size(0) or memory.size(-1) != w_k.size(0):
+        raise ValueError(
+            f"x {tuple(x.shape)} and memory {tuple(memory.shape)} must end in the rows of "
+            f"w_q {tuple(w_q.shape)} and w_k {tuple(w_k.shape)}"
+        )
+    return scaled_dot_product_attention(x @ w_q, memory @ w_k, memory @ w_v, mask)
+
+
 def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
     """(..., T, C) -> (..., n_head, T, C // n_head): head h gets channels h*hs to (h+1)*hs - 1.
 

@@ -13,6 +13,7 @@ from minigpt.attention import (
     attention_head,
     average_past,
     causal_mask,
+    cross_attention,
     merge_heads,
     multi_head_attention,
     scaled_dot_product_attention,
@@ -132,6 +133,30 @@ def test_attention_head_is_the_head_module_as_a_function():
         assert torch.allclose(attention_head(x, w_q, w_k, w_v, causal_mask(9)), head(x), atol=1e-6)
         unmasked = attention_head(x, w_q, w_k, w_v)
     assert not torch.allclose(unmasked, head(x).detach())  # the mask matters
+
+
+def test_cross_attention_reads_the_memory_for_every_query():
+    x, memory = randn(2, 5, 12), randn(2, 7, 12, seed=1)
+    w_q, w_k, w_v = 0.3 * randn(12, 4, seed=2), 0.3 * randn(12, 4, seed=3), randn(12, 6, seed=4)
+    out = cross_attention(x, memory, w_q, w_k, w_v)
+    assert out.shape == (2, 5, 6)  # one output per decoder position
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    weights = torch.softmax(q @ k.transpose(-2, -1) / 2.0, dim=-1)  # sqrt(4) = 2
+    assert weights.shape == (2, 5, 7)
+    assert torch.allclose(out, weights @ v, atol=1e-5)
+    # self-attention is the case memory = x; each query is answered on its own
+    assert torch.allclose(cross_attention(x, x, w_q, w_k, w_v), attention_head(x, w_q, w_k, w_v))
+    assert torch.allclose(cross_attention(x[:, 2:3], memory, w_q, w_k, w_v), out[:, 2:3], atol=1e-6)
+    # every query sees the last memory position: no causal mask
+    changed = memory.clone()
+    changed[:, -1] += 1.0
+    assert (cross_attention(x, changed, w_q, w_k, w_v) - out).abs().amax(-1).gt(1e-6).all()
+    hide_last = torch.ones(5, 7, dtype=torch.bool)
+    hide_last[:, -1] = False
+    masked = cross_attention(x, memory, w_q, w_k, w_v, hide_last)
+    assert torch.allclose(masked, cross_attention(x, changed, w_q, w_k, w_v, hide_last))
+    with pytest.raises(ValueError, match="w_k"):
+        cross_attention(x, randn(2, 7, 10), w_q, w_k, w_v)
 
 
 def test_split_and_merge_heads():
