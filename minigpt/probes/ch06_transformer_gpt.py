@@ -181,6 +181,7 @@ TASKS = {
         kinds={"module": Kind(run=forward, judge=judge_block)},
         pieces=("MLP",),
         allowed=("minigpt.checks", "minigpt.attention"),
+        withheld=("minigpt.model:BlockVariant", "minigpt.model:rewire"),
     ),
     "gpt": TaskSpec(
         functions=("GPT",),
@@ -190,7 +191,7 @@ TASKS = {
         kinds={"model": Kind(run=model, judge=judge_model)},
         pieces=("MLP", "Block"),
         allowed=("minigpt.checks", "minigpt.attention"),
-        withheld=("minigpt.model:GPT", "minigpt.model:parameter_count_formula"),
+        withheld=("minigpt.model:GPT",),
     ),
     "parameter-count": TaskSpec(
         functions=("parameter_count",),
@@ -198,7 +199,7 @@ TASKS = {
         promise="the number of trainable parameters of GPT(config), as a Python int",
         pieces=("MLP", "Block", "GPT"),
         allowed=("minigpt.checks", "minigpt.attention"),
-        withheld=("minigpt.model:GPT",),
+        withheld=("minigpt.model:parameter_breakdown",),
     ),
     "cross-attention": TaskSpec(
         functions=("cross_attention",),
