@@ -1,12 +1,9 @@
 """Known mistakes of exercise 06-transformer-gpt, with the hints that name them."""
 
-from minigpt.mistakes import Alternative, Mistake, Task
-from minigpt.model import MLP, Block
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "mlp": Task(
-        functions=("MLP",),
-        promise="an nn.Module with fc, proj and dropout whose forward returns dropout(proj(gelu(fc(x)))), the shape of x",
+    "mlp": Known(
         mistakes=(
             Mistake(
                 "ReLU instead of GELU",
@@ -65,17 +62,6 @@ class MLP(nn.Module):
 
     def forward(self, x):
         return self.proj(F.gelu(self.fc(x)))
-""",
-            ),
-            Mistake(
-                "subclasses minigpt's MLP",
-                hint="Build the MLP yourself as a subclass of nn.Module; minigpt's MLP is only there for the tests.",
-                source="""
-import minigpt.model
-
-
-class MLP(minigpt.model.MLP):
-    pass
 """,
             ),
             Mistake(
@@ -143,10 +129,7 @@ class MLP(nn.Module):
             ),
         ),
     ),
-    "block": Task(
-        functions=("Block",),
-        promise="an nn.Module with ln_1, attn, ln_2, mlp; forward: x + attn(ln_1(x)), then x + mlp(ln_2(x))",
-        pieces={"MLP": MLP},
+    "block": Known(
         mistakes=(
             Mistake(
                 "post-norm instead of pre-norm",
@@ -234,26 +217,6 @@ class Block(nn.Module):
 """,
             ),
             Mistake(
-                "uses minigpt's MLP",
-                hint="Use your own MLP class from task 1 in the block, not minigpt's.",
-                source="""
-from minigpt.model import MLP as ReadyMLP
-
-
-class Block(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd)
-        self.attn = CausalSelfAttention(config.n_embd, config.n_head, config.dropout)
-        self.ln_2 = nn.LayerNorm(config.n_embd)
-        self.mlp = ReadyMLP(config.n_embd, config.dropout)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-""",
-            ),
-            Mistake(
                 "MLP before attention",
                 hint="The attention comes first, then the MLP: x + attn(ln_1(x)), then x + mlp(ln_2(x)).",
                 source="""
@@ -311,10 +274,7 @@ class Block(nn.Module):
             ),
         ),
     ),
-    "gpt": Task(
-        functions=("GPT",),
-        promise="an nn.Module whose forward(idx) returns the logits (B, T, vocab_size), lm_head tied to tok_emb",
-        pieces={"MLP": MLP, "Block": Block},
+    "gpt": Known(
         mistakes=(
             Mistake(
                 "untied head",
@@ -527,9 +487,7 @@ class GPT(nn.Module):
             ),
         ),
     ),
-    "parameter-count": Task(
-        functions=("parameter_count",),
-        promise="the number of trainable parameters of GPT(config), as a Python int",
+    "parameter-count": Known(
         mistakes=(
             Mistake(
                 "counts an untied head",
@@ -567,17 +525,6 @@ def parameter_count(config):
     return V * C + config.block_size * C + L * (12 * C * C + 13 * C)
 """,
             ),
-            Mistake(
-                "asks minigpt's model",
-                hint="Work the number out from the sizes in config; building minigpt's model to count is not the exercise.",
-                source="""
-from minigpt.model import GPT as ReadyGPT
-
-
-def parameter_count(config):
-    return ReadyGPT(config).num_parameters()
-""",
-            ),
         ),
         alternatives=(
             Alternative(
@@ -603,6 +550,101 @@ def parameter_count(config):
 
     block = linear(C, 3 * C) + linear(C, C) + linear(C, 4 * C) + linear(4 * C, C) + 2 * norm()
     return int(V * C + T * C + config.n_layer * block + norm())
+""",
+            ),
+        ),
+    ),
+    "cross-attention": Known(
+        mistakes=(
+            Mistake(
+                "keys and values from x (self-attention)",
+                hint="In cross-attention only the queries come from the decoder: q = x @ w_q. The keys and values come from the encoder's output, k = memory @ w_k and v = memory @ w_v; taking them from x is self-attention again.",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    return torch.softmax(scores, dim=-1) @ v
+""",
+            ),
+            Mistake(
+                "queries from memory, keys and values from x",
+                hint="The roles are the other way round: the decoder asks (queries from x) and the encoder's output answers (keys and values from memory). The result has one row per decoder position, (B, T_dec, head_size).",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = memory @ w_q, x @ w_k, x @ w_v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    return torch.softmax(scores, dim=-1) @ v
+""",
+            ),
+            Mistake(
+                "a causal mask on the memory",
+                hint="Cross-attention needs no mask: the whole source is known before decoding starts, so every decoder position may read every encoder position. The decoder's causal mask belongs to its self-attention only.",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    allowed = torch.ones(x.size(1), memory.size(1), dtype=torch.bool).tril()
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+""",
+            ),
+            Mistake(
+                "no scaling",
+                hint="Divide the scores by sqrt(head_size) before the softmax: without it large scores make the softmax nearly one-hot (chapter 4).",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+""",
+            ),
+            Mistake(
+                "scaled by sqrt(C) instead of sqrt(head_size)",
+                hint="The scores are divided by the square root of the size of a query or key, head_size (w_k.shape[1]), not of the model width C.",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(x.size(-1))
+    return torch.softmax(scores, dim=-1) @ v
+""",
+            ),
+            Mistake(
+                "softmax over the queries",
+                hint="Each decoder position needs weights over the encoder positions that sum to 1: take the softmax over the last axis (the keys), dim=-1, not over the queries.",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    return torch.softmax(scores, dim=1) @ v
+""",
+            ),
+            Mistake(
+                "averages the memory, not the values",
+                hint="The weights average the values v = memory @ w_v, not the memory itself: the result has head_size channels, not C.",
+                source="""
+def cross_attention(x, memory, w_q, w_k, w_v):
+    q, k = x @ w_q, memory @ w_k
+    scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))
+    return torch.softmax(scores, dim=-1) @ memory
+""",
+            ),
+        ),
+        alternatives=(
+            Alternative(
+                "PyTorch's fused attention",
+                """
+def cross_attention(x, memory, w_q, w_k, w_v):
+    return F.scaled_dot_product_attention(x @ w_q, memory @ w_k, memory @ w_v)
+""",
+            ),
+            Alternative(
+                "einsum, scaled queries",
+                """
+def cross_attention(x, memory, w_q, w_k, w_v):
+    head_size = w_q.shape[1]
+    q = x @ w_q / head_size**0.5
+    k, v = memory @ w_k, memory @ w_v
+    weights = torch.einsum("bqd,bkd->bqk", q, k).softmax(dim=-1)
+    return torch.einsum("bqk,bkd->bqd", weights, v)
 """,
             ),
         ),

@@ -1,13 +1,9 @@
 """Known mistakes of exercise 07-training, with the hints that name them."""
 
-from minigpt.data import get_batch
-from minigpt.mistakes import Alternative, Mistake, Task
-from minigpt.train import inputs_and_targets, next_token_loss
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "inputs-and-targets": Task(
-        functions=("inputs_and_targets",),
-        promise="a pair (x, y) of shape (..., T): x the first T tokens of the last axis, y the last T",
+    "inputs-and-targets": Known(
         mistakes=(
             Mistake(
                 "unshifted targets",
@@ -53,10 +49,7 @@ def inputs_and_targets(chunk):
             ),
         ),
     ),
-    "get-batch": Task(
-        functions=("get_batch",),
-        promise="(x, y), both (batch_size, block_size), the starts drawn with one torch.randint(len(data) - block_size, (batch_size,), generator=generator)",
-        pieces={"inputs_and_targets": inputs_and_targets},
+    "get-batch": Known(
         mistakes=(
             Mistake(
                 "ignores the generator",
@@ -134,9 +127,7 @@ def get_batch(data, batch_size, block_size, generator):
             ),
         ),
     ),
-    "next-token-loss": Task(
-        functions=("next_token_loss",),
-        promise="the mean cross-entropy over all B * T positions, as a scalar tensor",
+    "next-token-loss": Known(
         mistakes=(
             Mistake(
                 "transposes B and T",
@@ -226,10 +217,7 @@ def next_token_loss(logits, targets):
             ),
         ),
     ),
-    "train-step": Task(
-        functions=("train_step",),
-        promise="zero_grad, backward, step on one batch; the loss before the update as a float",
-        pieces={"next_token_loss": next_token_loss},
+    "train-step": Known(
         mistakes=(
             Mistake(
                 "forgets zero_grad",
@@ -336,10 +324,7 @@ def train_step(model, optimizer, x, y):
             ),
         ),
     ),
-    "estimate-loss": Task(
-        functions=("estimate_loss",),
-        promise="the mean loss of num_batches batches as a float, in eval mode and without gradients, the model's mode restored",
-        pieces={"get_batch": get_batch, "next_token_loss": next_token_loss},
+    "estimate-loss": Known(
         mistakes=(
             Mistake(
                 "forgets eval()",
@@ -442,10 +427,8 @@ def estimate_loss(model, data, block_size, batch_size, num_batches, generator):
 """,
             ),
             Alternative(
-                "minigpt's sampler and try/finally",
+                "try/finally and a running total",
                 """
-from minigpt.data import get_batch as minigpt_get_batch
-
 def estimate_loss(model, data, block_size, batch_size, num_batches, generator):
     was_training = model.training
     model.eval()
@@ -453,7 +436,7 @@ def estimate_loss(model, data, block_size, batch_size, num_batches, generator):
         with torch.no_grad():
             total = 0.0
             for _ in range(num_batches):
-                x, y = minigpt_get_batch(data, batch_size, block_size, generator)
+                x, y = get_batch(data, batch_size, block_size, generator)
                 total += float(F.cross_entropy(model(x)[0].flatten(0, 1), y.flatten()))
     finally:
         model.train(was_training)
