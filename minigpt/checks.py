@@ -43,7 +43,8 @@ def expect_type(value, kind: type | tuple[type, ...], what: str) -> None:
 
 
 def expect_shape(value, shape: Sequence[int], what: str) -> None:
-    got = tuple(_as_tensor(value).shape)
+    # A tensor's shape is read where it lives: a meta tensor has no data to copy.
+    got = tuple(value.shape if isinstance(value, torch.Tensor) else _as_tensor(value).shape)
     if got != tuple(shape):
         raise ExerciseCheckFailed(f"{what}: expected shape {tuple(shape)}, got {got}")
 

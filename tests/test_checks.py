@@ -27,6 +27,12 @@ def test_shape_mismatch_names_both_shapes():
         expect_shape([1, 2, 3], (2,), "ids")
 
 
+def test_shape_of_a_meta_tensor_is_read_without_its_data():
+    expect_shape(torch.zeros(4, 4, device="meta"), (4, 4), "weights on meta")
+    with pytest.raises(ExerciseCheckFailed, match=r"expected shape \(3, 3\), got \(4, 4\)"):
+        expect_shape(torch.zeros(4, 4, device="meta"), (3, 3), "weights on meta")
+
+
 def test_infinities_must_sit_in_the_same_places():
     inf = float("-inf")
     expect_close(torch.tensor([inf, 0.0]), torch.tensor([inf, 0.0]), "masked")

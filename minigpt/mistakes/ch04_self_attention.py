@@ -1,16 +1,9 @@
 """Known mistakes of exercise 04-self-attention, with the hints that name them."""
 
-from minigpt.attention import (
-    attention_head,
-    scaled_dot_product_attention,
-    softmax_with_temperature,
-)
-from minigpt.mistakes import Alternative, Mistake, Task
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "temperature-softmax": Task(
-        functions=("temperature_softmax",),
-        promise="softmax(scores / temperature) over the last axis, same shape, stable for large scores",
+    "temperature-softmax": Known(
         mistakes=(
             Mistake(
                 "unstable, overflows on large scores",
@@ -80,10 +73,7 @@ def temperature_softmax(scores, temperature=1.0):
             ),
         ),
     ),
-    "attention": Task(
-        functions=("attention",),
-        promise="softmax(q k^T / sqrt(d)) v over the keys (the last axis), shape (..., T_q, d_v)",
-        pieces={"temperature_softmax": softmax_with_temperature},
+    "attention": Known(
         mistakes=(
             Mistake(
                 "no scaling by sqrt(d)",
@@ -157,13 +147,7 @@ def attention(q, k, v):
             ),
         ),
     ),
-    "one-head": Task(
-        functions=("one_head",),
-        promise="attention(x @ w_q, x @ w_k, x @ w_v), shape (B, T, head_size)",
-        pieces={
-            "temperature_softmax": softmax_with_temperature,
-            "attention": scaled_dot_product_attention,
-        },
+    "one-head": Known(
         mistakes=(
             Mistake(
                 "queries and keys swapped",
@@ -219,14 +203,7 @@ def one_head(x, w_q, w_k, w_v):
             ),
         ),
     ),
-    "multi-head": Task(
-        functions=("multi_head",),
-        promise="the heads (columns h * head_size ... of each matrix) side by side, times w_o: shape (B, T, C)",
-        pieces={
-            "temperature_softmax": softmax_with_temperature,
-            "attention": scaled_dot_product_attention,
-            "one_head": attention_head,
-        },
+    "multi-head": Known(
         mistakes=(
             Mistake(
                 "reshape without moving the head axis",

@@ -1,13 +1,9 @@
 """Known mistakes of exercise 05-causal-masking, with the hints that name them."""
 
-from minigpt.attention import causal_mask
-from minigpt.causality import causal_weights
-from minigpt.mistakes import Alternative, Mistake, Task
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "causal-mask": Task(
-        functions=("causal_mask",),
-        promise="a (T, T) torch.bool tensor, True where key s <= query t (the lower triangle with its diagonal)",
+    "causal-mask": Known(
         mistakes=(
             Mistake(
                 "off by one, diagonal hidden (tril with diagonal -1)",
@@ -60,11 +56,7 @@ def causal_mask(T):
             ),
         ),
     ),
-    "causal-weights": Task(
-        functions=("causal_weights",),
-        promise="weights of the shape of scores: softmax over the allowed keys, exactly 0 in the future; scores unchanged; the mask on scores.device",
-        pieces={"causal_mask": causal_mask},
-        keeps_inputs=True,
+    "causal-weights": Known(
         mistakes=(
             Mistake(
                 "masks with 0 instead of -inf",
@@ -174,10 +166,7 @@ def causal_weights(scores):
             ),
         ),
     ),
-    "causal-attention": Task(
-        functions=("causal_attention",),
-        promise="causal softmax(q k^T / sqrt(d)) v, shape (..., T, d_v)",
-        pieces={"causal_mask": causal_mask, "causal_weights": causal_weights},
+    "causal-attention": Known(
         mistakes=(
             Mistake(
                 "not scaled by sqrt(d)",
@@ -258,10 +247,7 @@ def causal_attention(q, k, v):
             ),
         ),
     ),
-    "leaks": Task(
-        functions=("leaks",),
-        promise="True if an output at a position <= t changes when only inputs after t change, for some cut t; x unchanged",
-        keeps_inputs=True,
+    "leaks": Known(
         mistakes=(
             Mistake(
                 "compares every position, not only 0..t",
