@@ -51,6 +51,16 @@ NO_ROOM_TEXT = "(ENOSPC)"
 # A sandbox like the grader's: new user, PID, network, IPC namespaces, no capabilities.
 PROBE_ARGS = ("--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL")
 NOBODY = 65534
+# What a container needs for bubblewrap inside it (benchmarks/container_grading.py runs them).
+PODMAN_OPTIONS = ("--security-opt", "unmask=/proc/*")
+DOCKER_OPTIONS = (
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--security-opt",
+    "systempaths=unconfined",
+)
 # The machine whose /proc/sys and /etc are read and written; a test points it at a fake tree.
 SYSTEM_ROOT = Path("/")
 
@@ -155,11 +165,13 @@ def diagnose(stderr: str, root: Path | None = None, bwrap: str = "/usr/bin/bwrap
     if boxed and NO_ROOM_TEXT not in stderr:
         return Diagnosis(
             "container",
-            "This runs in a container whose engine forbids creating namespaces (the default "
-            "seccomp and AppArmor profiles of docker and podman).",
-            "Fix: start the container with namespaces allowed for it alone:\n\n"
-            "docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...\n"
-            "podman run --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...\n"
+            "This runs in a container whose engine stops bubblewrap: podman and docker mount "
+            "parts of /proc read-only or hide them (bwrap writes /proc/sys/user and mounts a "
+            "/proc of its own), and docker's default seccomp and AppArmor profiles also forbid "
+            "creating namespaces.",
+            "Fix: start the container with these options, for it alone:\n\n"
+            f"podman run {' '.join(PODMAN_OPTIONS)} ...\n"
+            f"docker run {' '.join(DOCKER_OPTIONS)} ...\n"
             "\n(book/for-instructors.md, 'Grading where bubblewrap is missing').",
         )
     if NO_ROOM_TEXT in stderr:
