@@ -55,9 +55,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # tools/build_book.py: a failed page fails the build and is executed again next time, its
-# traceback stays out of the site (in _build/reports/), every kernel runs one torch thread.
+# traceback stays out of the site (in _build/reports/), every kernel runs one torch thread, and
+# the notebooks run BOOK_JOBS at a time (default: one per core).
+BOOK_JOBS ?=
 book: install
-	$(BIN)/python tools/build_book.py
+	$(BIN)/python tools/build_book.py $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 	@echo "The book is in _build/html/index.html"
 
 demo: install
