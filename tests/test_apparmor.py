@@ -72,6 +72,8 @@ def machine(root: Path, switches: dict[str, str], container: bool = False) -> Pa
         (REFUSED_DEBIAN, PLAIN, True, "container"),  # docker's default seccomp profile
         (READ_ONLY_PROC, PLAIN, True, "container"),  # podman's read-only /proc/sys
         (NO_ROOM, PLAIN, False, "nested"),
+        (NO_ROOM, UBUNTU_2404, False, "nested"),  # inside a sandbox on a GitHub runner
+        (READ_ONLY_PROC, UBUNTU_2404, True, "container"),  # podman on an Ubuntu host
         (UID_MAP, PLAIN, False, "unknown"),  # AppArmor's words, but its switch is off
         ("bwrap: something new\n", PLAIN, False, "unknown"),
     ],

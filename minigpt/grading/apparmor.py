@@ -48,6 +48,8 @@ APPARMOR_TEXTS = (
     "error writing to setgroups: Permission denied",
 )
 NO_ROOM_TEXT = "(ENOSPC)"
+# What bwrap prints in a container that left /proc as the engine mounts it.
+CONTAINER_TEXTS = ("Read-only file system", "Can't mount proc")
 # A sandbox like the grader's: new user, PID, network, IPC namespaces, no capabilities.
 PROBE_ARGS = ("--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL")
 NOBODY = 65534
@@ -135,44 +137,16 @@ def apparmor_fix(bwrap: str, root: Path) -> str:
 
 def diagnose(stderr: str, root: Path | None = None, bwrap: str = "/usr/bin/bwrap") -> Diagnosis:
     """Why the bwrap probe failed with `stderr` on the machine whose files are under `root`.
-    A switch that forbids user namespaces explains any failure; without one, a container's
-    confinement, then bwrap's own words, tell."""
+    Words that only one cause produces come first (ENOSPC: too many namespaces, never AppArmor;
+    a read-only /proc: a container), then the switches, then the container's confinement."""
     root = root or SYSTEM_ROOT
     switches, boxed = sysctls(root), in_container(root)
     on_host = " This runs in a container: the switch is the host's, so fix it there." * boxed
-    if switches.get(RESTRICT) == "1":
-        return Diagnosis(
-            "apparmor",
-            "AppArmor restricts unprivileged user namespaces here "
-            "(kernel.apparmor_restrict_unprivileged_userns = 1, the default on Ubuntu 24.04 and "
-            "later and on GitHub's ubuntu runners): bubblewrap may create its sandbox only once "
-            "a profile allows it." + on_host,
-            apparmor_fix(bwrap, root),
-        )
     if switches.get(MAX_NAMESPACES) == "0":
         return Diagnosis(
             "max_user_namespaces",
             "User namespaces are switched off here (user.max_user_namespaces = 0)." + on_host,
             "Fix: allow them, now and after reboots:\n\n" + _sysctl_fix(MAX_NAMESPACES, "15000"),
-        )
-    if switches.get(CLONE) == "0":
-        return Diagnosis(
-            "userns_clone",
-            "Unprivileged user namespaces are switched off here "
-            "(kernel.unprivileged_userns_clone = 0, Debian's switch)." + on_host,
-            "Fix: switch them on, now and after reboots:\n\n" + _sysctl_fix(CLONE, "1"),
-        )
-    if boxed and NO_ROOM_TEXT not in stderr:
-        return Diagnosis(
-            "container",
-            "This runs in a container whose engine stops bubblewrap: podman and docker mount "
-            "parts of /proc read-only or hide them (bwrap writes /proc/sys/user and mounts a "
-            "/proc of its own), and docker's default seccomp and AppArmor profiles also forbid "
-            "creating namespaces.",
-            "Fix: start the container with these options, for it alone:\n\n"
-            f"podman run {' '.join(PODMAN_OPTIONS)} ...\n"
-            f"docker run {' '.join(DOCKER_OPTIONS)} ...\n"
-            "\n(book/for-instructors.md, 'Grading where bubblewrap is missing').",
         )
     if NO_ROOM_TEXT in stderr:
         return Diagnosis(
@@ -182,6 +156,26 @@ def diagnose(stderr: str, root: Path | None = None, bwrap: str = "/usr/bin/bwrap
             "Fix: grade outside that sandbox, or raise the limit:\n\n"
             + _sysctl_fix(MAX_NAMESPACES, "15000"),
         )
+    if boxed and any(text in stderr for text in CONTAINER_TEXTS):
+        return _container()
+    if switches.get(RESTRICT) == "1":
+        return Diagnosis(
+            "apparmor",
+            "AppArmor restricts unprivileged user namespaces here "
+            "(kernel.apparmor_restrict_unprivileged_userns = 1, the default on Ubuntu 24.04 and "
+            "later and on GitHub's ubuntu runners): bubblewrap may create its sandbox only once "
+            "a profile allows it." + on_host,
+            apparmor_fix(bwrap, root),
+        )
+    if switches.get(CLONE) == "0":
+        return Diagnosis(
+            "userns_clone",
+            "Unprivileged user namespaces are switched off here "
+            "(kernel.unprivileged_userns_clone = 0, Debian's switch)." + on_host,
+            "Fix: switch them on, now and after reboots:\n\n" + _sysctl_fix(CLONE, "1"),
+        )
+    if boxed:
+        return _container()
     words = any(text in stderr for text in APPARMOR_TEXTS)
     return Diagnosis(
         "unknown",
@@ -190,6 +184,20 @@ def diagnose(stderr: str, root: Path | None = None, bwrap: str = "/usr/bin/bwrap
         "Check, as root: sysctl kernel.apparmor_restrict_unprivileged_userns "
         "kernel.unprivileged_userns_clone user.max_user_namespaces (1, 0 or 0 would explain "
         "it),\nand run `bwrap --unshare-all --ro-bind / / true` as your own user.",
+    )
+
+
+def _container() -> Diagnosis:
+    return Diagnosis(
+        "container",
+        "This runs in a container whose engine stops bubblewrap: podman and docker mount "
+        "parts of /proc read-only or hide them (bwrap writes /proc/sys/user and mounts a "
+        "/proc of its own), and docker's default seccomp and AppArmor profiles also forbid "
+        "creating namespaces.",
+        "Fix: start the container with these options, for it alone:\n\n"
+        f"podman run {' '.join(PODMAN_OPTIONS)} ...\n"
+        f"docker run {' '.join(DOCKER_OPTIONS)} ...\n"
+        "\n(book/for-instructors.md, 'Grading where bubblewrap is missing').",
     )
 
 
