@@ -30,7 +30,7 @@ import torch
 from common import save
 from jupyter_cache import get_cache
 
-from minigpt.train import native_bfloat16
+from minigpt.speed import native_bfloat16
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a CPU without AVX-512 runs: no bfloat16 autocast, and AVX2 kernels in torch, MKL, oneDNN.
