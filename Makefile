@@ -16,7 +16,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export MINIGPT_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install sandbox-tool book demo test notebooks exercises benchmarks gpu-check clean
+.PHONY: install sandbox-tool sandbox-apparmor book demo test notebooks exercises benchmarks gpu-check clean
 
 install: $(VENV)/.installed sandbox-tool
 
@@ -33,6 +33,15 @@ sandbox-tool:
 			echo "      or sudo dnf install bubblewrap (Fedora). The book and the package work without it."; \
 		fi; \
 	fi
+	@if command -v bwrap >/dev/null 2>&1; then $(APPARMOR) --quiet || true; fi
+
+# Ubuntu 24.04+ (and GitHub's runners): AppArmor lets bubblewrap create user namespaces only with
+# a profile. As root this installs and loads one where, and only where, it is needed (for the
+# user who ran sudo, else for nobody); as anyone else it says what to run. CI runs it with sudo:
+# it fails when the sandbox still cannot work. The system's python3 runs it (stdlib only).
+APPARMOR = $(PYTHON) minigpt/grading/apparmor.py $(if $(filter 0,$(shell id -u)),--apply)
+sandbox-apparmor:
+	@$(APPARMOR)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +55,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # tools/build_book.py: a failed page fails the build and is executed again next time, its
-# traceback stays out of the site (in _build/reports/), every kernel runs one torch thread.
+# traceback stays out of the site (in _build/reports/), every kernel runs one torch thread, and
+# the notebooks run BOOK_JOBS at a time (default: one per core).
+BOOK_JOBS ?=
 book: install
-	$(BIN)/python tools/build_book.py
+	$(BIN)/python tools/build_book.py $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 	@echo "The book is in _build/html/index.html"
 
 demo: install

@@ -153,7 +153,9 @@ def _doctor(args: argparse.Namespace) -> int:
     from minigpt.utils import environment_report
 
     report = environment_report()
-    report["grading sandbox"] = _sandbox_status()
+    sandbox_ok, sandbox = _sandbox_status()
+    first, _, fix = sandbox.partition("\n")  # the cause and its fix go below the table
+    report["grading sandbox"] = first
     try:
         report["tiny shakespeare"] = f"ok ({fetch_shakespeare()})"
     except DataError as err:
@@ -161,19 +163,25 @@ def _doctor(args: argparse.Namespace) -> int:
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:>{width}}  {value}")
+    if fix:
+        print(f"\n{fix}")
+    if args.require_sandbox and not sandbox_ok:
+        print("\nminigpt doctor: the grading sandbox does not work here", file=sys.stderr)
+        return 1
     return 0
 
 
-def _sandbox_status() -> str:
+def _sandbox_status() -> tuple[bool, str]:
+    """Whether student code can be graded in bubblewrap here, and what to do when it cannot."""
     try:
         from minigpt.grading.sandbox import SandboxUnavailable, bwrap_path, check_sandbox
     except ImportError:
-        return "not installed (only instructors need it)"
+        return False, "not installed (only instructors need it)"
     try:
         check_sandbox()
     except SandboxUnavailable as err:
-        return f"NOT AVAILABLE: {err}"
-    return f"ok (bubblewrap at {bwrap_path()})"
+        return False, f"NOT AVAILABLE: {err}"
+    return True, f"ok (bubblewrap at {bwrap_path()})"
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -283,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
 
     doctor = commands.add_parser("doctor", help="report the environment and the data")
+    doctor.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="exit with status 1 unless student code can be graded in a sandbox here (CI)",
+    )
     doctor.set_defaults(run=_doctor)
 
     grade = commands.add_parser(

@@ -3,6 +3,7 @@ action inputs, shell snippets) and checked for what the course needs from them."
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,30 @@ def test_the_book_is_built_from_main_and_deployed_with_the_pages_actions():
             s for s in steps(workflow(name)) if s.get("uses", "").startswith("actions/setup-py")
         ]
         assert python and python[0]["with"]["cache"] == "pip", name
+
+
+def test_tests_sandbox_grading_before_running_the_suite():
+    """On ubuntu-latest (24.04) the runner's user can sandbox only after bubblewrap is installed
+    with sudo and AppArmor lets it create user namespaces; doctor then proves it, before the
+    suite, whose grading tests fail under CI without the sandbox."""
+    runs = [s.get("run", "") for s in steps(workflow("tests.yml"))]
+
+    def where(predicate) -> int:
+        found = [i for i, run in enumerate(runs) if predicate(run)]
+        assert len(found) == 1, runs
+        return found[0]
+
+    order = [
+        where(lambda run: "sudo apt-get install" in run and "bubblewrap" in run),
+        where(lambda run: run == "sudo make sandbox-apparmor"),
+        where(lambda run: run == "make install"),  # the runner's venv, not root's
+        where(lambda run: run == ".venv/bin/minigpt doctor --require-sandbox"),
+        where(lambda run: run == "make test"),
+    ]
+    assert order == sorted(order), runs
+    # The target runs the AppArmor module, with --apply as root (as sudo runs it in CI).
+    dry = subprocess.run(
+        ["make", "-n", "sandbox-apparmor"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    assert "minigpt/grading/apparmor.py" in dry
+    assert ("--apply" in dry) == (os.geteuid() == 0)

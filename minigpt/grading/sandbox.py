@@ -30,6 +30,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from minigpt.grading import apparmor
+
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 ETC_FILES = (
     "ld.so.cache",
@@ -98,11 +100,8 @@ def check_sandbox() -> None:
     probe = subprocess.run(
         [binary, *_namespaces(), "--ro-bind", "/", "/", "true"], capture_output=True, text=True
     )
-    if probe.returncode != 0:
-        raise SandboxUnavailable(
-            f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()} (unprivileged user "
-            "namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)"
-        )
+    if probe.returncode != 0:  # the cause (AppArmor on Ubuntu 24.04+, a sysctl) and its fix
+        raise SandboxUnavailable(apparmor.explain(probe.stderr, bwrap=os.path.realpath(binary)))
 
 
 def read_only_paths(policy: Policy) -> list[str]:
