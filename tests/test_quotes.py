@@ -51,6 +51,17 @@ def test_a_missing_cell_fails_even_without_outputs():
         assert "no cell has the id 'gone'" in problem
 
 
+def test_figures_placeholders_are_not_output_text():
+    nb = page("validation loss: 2.4815\n", {**LOSS_QUOTE, "pattern": r"^validation loss: (\S+)"})
+    figure = nbformat.v4.new_output(
+        "display_data",
+        data={"image/png": "iVBO", "text/plain": "<Figure size 650x380 with 1 Axes>"},
+    )
+    nb.cells[0].outputs.insert(0, figure)
+    assert quotes.output_text(nb.cells[0]) == "validation loss: 2.4815\n"
+    assert quotes.quote_problems(nb, outputs=True) == []
+
+
 def test_an_unexecuted_cell_or_a_pattern_that_matches_nothing_fails():
     [problem] = quotes.quote_problems(page(None, LOSS_QUOTE), outputs=True)
     assert "no text output" in problem

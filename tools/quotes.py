@@ -72,14 +72,23 @@ def numbers_in(text: str) -> list[str]:
 
 
 def output_text(cell: nbformat.NotebookNode) -> str:
-    """What a code cell showed as text: its streams and the plain text of its results."""
+    """What a code cell showed as text: its streams and the plain text of its results (not the
+    placeholder text of a figure, "<Figure size 650x380 with 1 Axes>"), each starting a line."""
     parts = []
     for output in cell.get("outputs", []):
+        data = output.get("data", {})
         if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
+            text = output.get("text", "")
         elif output.get("output_type") in ("execute_result", "display_data"):
-            text = output.get("data", {}).get("text/plain", "")
-            parts.append(text if isinstance(text, str) else "".join(text))
+            if any(kind.startswith("image/") for kind in data):
+                continue
+            text = data.get("text/plain", "")
+        else:
+            continue
+        text = text if isinstance(text, str) else "".join(text)
+        if parts and not parts[-1].endswith("\n"):
+            parts.append("\n")
+        parts.append(text)
     return "".join(parts)
 
 
