@@ -24,7 +24,8 @@ MIN_FONT = 10  # points
 
 
 def _printable(symbol: str) -> str:
-    return {"\n": "\\n", " ": "␣", "\t": "\\t"}.get(symbol, symbol)
+    """A visible one-character label for the characters a figure would show as blanks."""
+    return {"\n": "↵", " ": "␣", "\t": "⇥"}.get(symbol, symbol)
 
 
 def plot_losses(history: History, title: str = "Training", ax: plt.Axes | None = None) -> Figure:
@@ -114,7 +115,7 @@ def plot_bigram_counts(
         names = {
             "A-Z": "capitals",
             "a-z": "lower case",
-            "other": "\\n ␣ . , ; …",
+            "other": "↵ ␣ . , ; …",
         }
         centres = [(first + last) / 2 for _, first, last in groups]
         tick_labels = [names[kind] if last - first >= 8 else "" for kind, first, last in groups]
