@@ -1,6 +1,7 @@
 import matplotlib.pyplot as plt
 import pytest
 import torch
+from matplotlib.text import Text
 
 from minigpt import plot
 from minigpt.train import History
@@ -28,18 +29,40 @@ def test_attention_plot_has_one_panel_per_head():
     assert len(plot.plot_attention(weights[0]).axes[0].images) == 1
 
 
-def test_attention_panels_grow_with_the_labelled_sequence():
+def test_attention_panels_fit_the_page_two_to_a_row_with_readable_labels():
     weights = torch.softmax(torch.randn(4, 20, 20), dim=-1)
     fig = plot.plot_attention(weights, tokens=list("LUCIO:\nWhat says she"))
     width, height = fig.get_size_inches()
-    assert width <= 13 and height >= 10  # 2 x 2 panels of 6 inches, not 4 slivers in a row
-    assert width / 20 >= 0.25 and fig.axes[0].get_xticklabels()[0].get_fontsize() >= 9
+    assert width <= plot.MAX_WIDTH and height >= 6  # 2 x 2 panels, not 4 slivers in a row
+    labels = fig.axes[0].get_xticklabels()
+    assert len(labels) == 20 and labels[0].get_fontsize() >= 10
+    lone = plot.plot_attention(weights[0], tokens=list("LUCIO:\nWhat says she"))
+    assert lone.get_size_inches()[0] >= 5  # a single map grows with the sequence
+    long = plot.plot_attention(torch.softmax(torch.randn(4, 32, 32), dim=-1), list("ab" * 16))
+    assert len(long.axes[0].get_xticklabels()) == 16  # every second position: no overlaps
 
 
-def test_bigram_plot_labels_every_symbol():
+def test_every_figure_fits_the_page():
+    scores = torch.randn(8, 8)
+    figures = [
+        plot.plot_attention(torch.softmax(torch.randn(6, 8, 8), dim=-1)),
+        plot.plot_bigram_counts(torch.ones(65, 65), [chr(33 + i) for i in range(65)]),
+        plot.plot_embeddings_2d(torch.randn(30, 5), [str(i) for i in range(30)]),
+        plot.plot_temperatures(scores[0], (0.5, 1.0, 2.0), list("abcdefgh")),
+        plot.plot_losses(History(steps=[0], train_loss=[1.0], val_loss=[1.0])),
+    ]
+    for fig in figures:
+        assert fig.get_size_inches()[0] <= plot.MAX_WIDTH
+
+
+def test_bigram_plot_labels_every_symbol_of_a_small_table_and_groups_of_a_large_one():
     fig = plot.plot_bigram_counts(torch.ones(3, 3), ["a", "\n", " "])
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels == ["a", "\\n", "␣"]
+    assert labels == ["a", "↵", "␣"]
+    symbols = sorted("\n !.:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    fig = plot.plot_bigram_counts(torch.ones(len(symbols), len(symbols)), symbols)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[1:] == ["capitals", "lower case"]
 
 
 def test_projection_keeps_the_main_direction():
@@ -51,6 +74,19 @@ def test_projection_keeps_the_main_direction():
     )
     fig = plot.plot_embeddings_2d(line, [str(i) for i in range(20)])
     assert len(fig.axes[0].texts) == 20
+
+
+def test_embedding_labels_do_not_overlap():
+    for seed in range(5):
+        points = torch.randn(12, 3, generator=torch.Generator().manual_seed(seed))
+        points[:8] = points[0]  # eight on top of each other
+        fig = plot.plot_embeddings_2d(points, [f"w{i}" for i in range(12)])
+        fig.canvas.draw()
+        # the text's own box: an annotation's extent would include its leader line
+        boxes = [Text.get_window_extent(text) for text in fig.axes[0].texts]
+        overlaps = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+        assert overlaps == 0, seed
+        plt.close(fig)
 
 
 def test_temperature_plot_has_a_panel_per_temperature():

@@ -51,6 +51,17 @@ def test_a_missing_cell_fails_even_without_outputs():
         assert "no cell has the id 'gone'" in problem
 
 
+def test_figures_placeholders_are_not_output_text():
+    nb = page("validation loss: 2.4815\n", {**LOSS_QUOTE, "pattern": r"^validation loss: (\S+)"})
+    figure = nbformat.v4.new_output(
+        "display_data",
+        data={"image/png": "iVBO", "text/plain": "<Figure size 650x380 with 1 Axes>"},
+    )
+    nb.cells[0].outputs.insert(0, figure)
+    assert quotes.output_text(nb.cells[0]) == "validation loss: 2.4815\n"
+    assert quotes.quote_problems(nb, outputs=True) == []
+
+
 def test_an_unexecuted_cell_or_a_pattern_that_matches_nothing_fails():
     [problem] = quotes.quote_problems(page(None, LOSS_QUOTE), outputs=True)
     assert "no text output" in problem
@@ -68,6 +79,8 @@ def test_an_unexecuted_cell_or_a_pattern_that_matches_nothing_fails():
         ({"text": "2.48", "cell": "prose", "pattern": "(.)"}, "not a code cell"),
         ({"text": "2.48", "cell": "loss"}, "needs text, cell and pattern"),
         ({**LOSS_QUOTE, "round": 2}, "unknown keys"),
+        ({**LOSS_QUOTE, "sig": 2, "bound": "above"}, "choose one of"),
+        ({**LOSS_QUOTE, "bound": "more"}, "'above' or 'below'"),
     ],
 )
 def test_malformed_quotes_are_named(quote, message):
@@ -102,6 +115,21 @@ def test_scale_and_significant_figures():
 )
 def test_the_rounding_rule(written, value, sig, ok):
     assert quotes.agrees(quotes.Figure.parse(written), value, sig) is ok
+
+
+@pytest.mark.parametrize(
+    "written, value, rule, ok",
+    [
+        ("4", 9.1, {"bound": "above"}, True),
+        ("4", 3.9, {"bound": "above"}, False),
+        ("90", 72.4, {"bound": "below"}, True),
+        ("90", 91, {"bound": "below"}, False),
+        ("3", 2.2, {"within": 0.3}, True),
+        ("3", 2.0, {"within": 0.3}, False),
+    ],
+)
+def test_bounds_and_tolerances_for_measured_times(written, value, rule, ok):
+    assert quotes.agrees(quotes.Figure.parse(written), value, **rule) is ok
 
 
 @pytest.mark.parametrize("path", course.book_notebooks(), ids=lambda p: p.name)

@@ -208,7 +208,9 @@ def from_draft(text: str) -> nbformat.NotebookNode:
         header, _, body = chunk.partition("\n")
         if header.startswith("quote "):
             if not nb.cells or nb.cells[-1].cell_type != "markdown" or body.strip():
-                raise ValueError(f"a quote line follows a markdown cell: %%% {header}")
+                raise ValueError(
+                    f"a quote line ends a markdown cell, before the next cell's header: {header}"
+                )
             quote = json.loads(header.removeprefix("quote "))
             nb.cells[-1].metadata.setdefault("quotes", []).append(quote)
             continue

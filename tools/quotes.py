@@ -18,13 +18,18 @@ cell metadata:
 - optional `scale`: a factor applied to the output before comparing (100 for a fraction quoted
   as a percentage, 1e-6 for a count quoted in millions);
 - optional `sig`: compare at this many significant figures of the output instead of the quoted
-  decimals ("about 11,000" read from 10,873 needs `"sig": 2`).
+  decimals ("about 11,000" read from 10,873 needs `"sig": 2`);
+- optional `bound`: "above" when the prose gives a lower bound ("more than 4 times as fast": the
+  output must be at least 4), "below" for an upper bound ("under 90 s");
+- optional `within`: a relative tolerance for figures that vary from run to run, such as timings
+  ("about 3 times as fast" with `"within": 0.3` accepts 2.1 to 3.9). Prefer a bound.
 
 The rule: the output, scaled, must round to the quoted figure at the quoted precision. A figure
 written with d decimals agrees when the output is within half a unit of its last digit: 2.48
 agrees with 2.4815 and 2.475, not with 2.4851; 72 agrees with 71.6, not with 72.6. With `sig`,
 the quote must be the output rounded to that many significant figures (11,000 for 10,873 at two;
-either neighbour on an exact tie).
+either neighbour on an exact tie). `bound` and `within` replace the rule for measured times, which
+differ between runs: deterministic figures (losses, counts, seeded samples) are quoted exactly.
 
 The well-formedness check needs no outputs, so the test suite runs it on the committed pages;
 `tools/build_book.py` (what `make book` runs) compares on the executed full-mode pages and fails
@@ -42,7 +47,8 @@ from pathlib import Path
 
 import nbformat
 
-KEYS = {"text", "cell", "pattern", "scale", "sig"}
+KEYS = {"text", "cell", "pattern", "scale", "sig", "bound", "within"}
+RULES = ("sig", "bound", "within")  # at most one: how the figure is compared
 # A number as prose writes it: an optional sign, thousands separated by commas, decimals.
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d])")
 
@@ -66,19 +72,38 @@ def numbers_in(text: str) -> list[str]:
 
 
 def output_text(cell: nbformat.NotebookNode) -> str:
-    """What a code cell showed as text: its streams and the plain text of its results."""
+    """What a code cell showed as text: its streams and the plain text of its results (not the
+    placeholder text of a figure, "<Figure size 650x380 with 1 Axes>"), each starting a line."""
     parts = []
     for output in cell.get("outputs", []):
+        data = output.get("data", {})
         if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
+            text = output.get("text", "")
         elif output.get("output_type") in ("execute_result", "display_data"):
-            text = output.get("data", {}).get("text/plain", "")
-            parts.append(text if isinstance(text, str) else "".join(text))
+            if any(kind.startswith("image/") for kind in data):
+                continue
+            text = data.get("text/plain", "")
+        else:
+            continue
+        text = text if isinstance(text, str) else "".join(text)
+        if parts and not parts[-1].endswith("\n"):
+            parts.append("\n")
+        parts.append(text)
     return "".join(parts)
 
 
-def agrees(quoted: Figure, value: float, sig: int | None = None) -> bool:
+def agrees(
+    quoted: Figure,
+    value: float,
+    sig: int | None = None,
+    bound: str | None = None,
+    within: float | None = None,
+) -> bool:
     """Whether `value` rounds to the quoted figure at its precision (see the module's rule)."""
+    if bound is not None:
+        return value >= quoted.value if bound == "above" else value <= quoted.value
+    if within is not None:
+        return abs(value - quoted.value) <= within * abs(quoted.value)
     if sig is not None:
         magnitude = math.floor(math.log10(abs(value))) if value else 0
         step = 10.0 ** (magnitude - sig + 1)
@@ -123,6 +148,11 @@ def _problems_of_one(quote, cell, cells, where: str, outputs: bool) -> list[str]
         return [f"{where}: unknown keys {sorted(unknown)} in {quote!r}"]
     text, source_id, pattern = quote["text"], quote["cell"], quote["pattern"]
     here = f"{where}, quote {text!r}"
+    rules = [key for key in RULES if key in quote]
+    if len(rules) > 1:
+        return [f"{here}: choose one of {rules}"]
+    if quote.get("bound", "above") not in ("above", "below"):
+        return [f"{here}: bound is 'above' or 'below', not {quote['bound']!r}"]
     if text not in cell.source:
         return [f"{here}: the text does not occur in the cell (reworded?)"]
     written = numbers_in(text)
@@ -153,10 +183,12 @@ def _problems_of_one(quote, cell, cells, where: str, outputs: bool) -> list[str]
     except ValueError:
         return [f"{here}: the pattern's group caught {match.group(1)!r}, not a number"]
     quoted = Figure.parse(written[0])
-    if not agrees(quoted, value, quote.get("sig")):
+    if not agrees(quoted, value, quote.get("sig"), quote.get("bound"), quote.get("within")):
+        rule = {key: quote[key] for key in RULES if key in quote}
         return [
             f"{here}: cell {source_id!r} now shows {match.group(0)!r}, which gives {value:g}; "
-            f"the prose says {written[0]}. Update the prose (and check the sentence around it)."
+            f"the prose says {written[0]}{f' ({rule})' if rule else ''}. Update the prose (and "
+            "check the sentence around it)."
         ]
     return []
 
