@@ -13,7 +13,7 @@ import nbformat
 import pytest
 import yaml
 from course_notebooks import ROOT
-from test_book_pages import MAX_FIGURE_INCHES, NOT_YET_WITHIN_THE_COLUMN, wide_figures
+from test_book_pages import MAX_FIGURE_INCHES, wide_figures
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +70,12 @@ def test_chapters_have_figures_and_no_errors(built_book):
 
 def test_figures_fit_the_column(built_book):
     """Every figure of an executed page is at most MAX_FIGURE_INCHES wide (figure sizes do not
-    depend on quick mode), except on the pages still listed as not yet within the column."""
+    depend on quick mode)."""
     executed = built_book.parent / "jupyter_execute" / "book"
     pages = sorted(executed.glob("*.ipynb"))
     assert pages, "no executed pages found"
     problems = []
     for path in pages:
-        if path.stem in NOT_YET_WITHIN_THE_COLUMN:
-            continue
         problems += [f"{path.stem}, {p}" for p in wide_figures(nbformat.read(path, as_version=4))]
     assert not problems, f"figures over {MAX_FIGURE_INCHES} inches:\n" + "\n".join(problems)
 

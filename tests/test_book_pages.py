@@ -14,18 +14,14 @@ from course_notebooks import course
 
 MAX_CODE_LINE = 88
 MAX_FIGURE_INCHES = 7.2
-# Pages whose code and figures are still being brought within the column, by their authors; the
-# lead removes each from this list once it passes (a page that passes while listed fails here).
-NOT_YET_WITHIN_THE_COLUMN = {"06-transformer-gpt", "09-capstone"}
 
 
 def long_code_lines(path) -> list[str]:
-    """The code lines of a book page longer than the column, except the set-up cell, which
-    tools/course.py stamps the same into every notebook."""
+    """The code lines of a notebook longer than the column (the set-up cell's included)."""
     nb = nbformat.read(path, as_version=4)
     found = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or cell.source.startswith(course.SETUP_MARKER):
+        if cell.cell_type != "code":
             continue
         for line in cell.source.splitlines():
             if len(line) > MAX_CODE_LINE:
@@ -56,15 +52,7 @@ def wide_figures(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def page_param(path):
-    name = path.stem
-    marks = []
-    if name in NOT_YET_WITHIN_THE_COLUMN:
-        marks = pytest.mark.xfail(reason="being brought within the column", strict=True)
-    return pytest.param(path, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("path", [page_param(p) for p in course.book_notebooks()])
+@pytest.mark.parametrize("path", course.book_notebooks(), ids=lambda p: p.stem)
 def test_code_lines_fit_the_column(path):
     found = long_code_lines(path)
     assert not found, f"{path.name}: code lines over {MAX_CODE_LINE} characters:\n" + "\n".join(

@@ -43,13 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SETUP_MARKER = "# Set-up: installs minigpt"
 
 SETUP_TEMPLATE = """\
-# Set-up: installs minigpt when this runtime lacks it (Colab), then picks the device and seeds.
+# Set-up: installs minigpt where it is missing (Colab), then picks the device and seeds.
 import importlib.util
 import subprocess
 import sys
 
-if importlib.util.find_spec("minigpt") is None:
-    package = "minigpt @ git+{url}@{tag}"  # this course release, whatever main holds now
+if importlib.util.find_spec("minigpt") is None:  # this course release, not main's
+    package = "minigpt @ git+{url}@{tag}"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
 
 from minigpt.utils import notebook_setup
