@@ -375,6 +375,8 @@ TASKS = {
             "minigpt.attention:scaled_dot_product_attention",
             "minigpt.attention:attention_head",
             "minigpt.attention:multi_head_attention",
+            "minigpt.causality:causal_weights",
+            "minigpt.causality:causal_attention",
         ),
         replaceable=True,
     ),
