@@ -10,6 +10,16 @@ c.CourseDirectory.course_id = "minigpt-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 
+# Files a notebook run leaves beside a notebook (the capstone's card of the model it trained) are
+# never released to students nor copied over a student's files while grading.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "my-gpt-card.*",
+]
+
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

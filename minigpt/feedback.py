@@ -16,6 +16,8 @@ sandbox, and judges what comes back there, outside: see `minigpt.grading`.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import io
 import linecache
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from typing import Any
 
 from minigpt.checks import ExerciseCheckFailed, expect_own_work
 from minigpt.plain import from_plain, to_plain
-from minigpt.probes import reference, specs
+from minigpt.probes import module_name, reference, specs
 from minigpt.probes.judge import first_failure, named, reproducing
 from minigpt.probes.rules import answer_problem
 from minigpt.probes.run import run_cases
@@ -127,6 +129,11 @@ class TaskCases:
         for name in spec.functions:
             if name not in namespace:
                 raise ExerciseCheckFailed(f"{name} is not defined: run the cell with your answer")
+            if namespace[name] is self.exercise.replaced.get(self.grade_id, {}).get(name):
+                raise ExerciseCheckFailed(
+                    f"{name} is the correct version a later cell put in place of your answer: "
+                    "run the cell with your answer again, then this test cell"
+                )
         problem = answer_problem(spec, _cell_source(namespace[spec.functions[0]]))
         if problem:
             raise ExerciseCheckFailed(problem)
@@ -164,6 +171,7 @@ class Exercise:
     def __init__(self, assignment: str, namespace: dict) -> None:
         self.assignment, self.namespace = assignment, namespace
         self.results: dict[str, tuple[bool, str]] = {}  # the test cells run so far
+        self.replaced: dict[str, dict[str, Any]] = {}  # what replacement() handed out
 
     def outcome(self, grade_id: str) -> tuple[bool, str] | None:
         """(passed, message) of a task: the grader's verdict while grading, else what its
@@ -174,14 +182,31 @@ class Exercise:
 
     def replacement(self, grade_id: str) -> dict[str, Any]:
         """Correct versions of a task's functions, to go on with when the answer failed: the
-        grader's solution while grading, minigpt's reference otherwise."""
+        grader's solution while grading, minigpt's reference otherwise.
+
+        Either runs among the notebook's other answers: the solution is run in a copy of the
+        notebook's namespace, and so is a reference written for the notebook (one defined in
+        the exercise's probes module), so that a replaced piece calls the notebook's other
+        pieces by their names, the student's own where they passed, as the student's answer
+        would. The test cell of the task will not take them for the student's answer."""
         spec = self.spec(grade_id)
         solution = GRADED.get(grade_id, {}).get("solution")
+        scope = dict(self.namespace)
         if solution:
-            scope = dict(self.namespace)
             exec(compile(solution, f"<correct {grade_id}>", "exec"), scope)
-            return {name: scope[name] for name in spec.functions}
-        return {name: reference(spec.reference[name]) for name in spec.functions}
+            found = {name: scope[name] for name in spec.functions}
+        else:
+            here = importlib.import_module(module_name(self.assignment))
+            scope, found = {**vars(here), **scope}, {}
+            for name in spec.functions:
+                value = reference(spec.reference[name])
+                if getattr(value, "__module__", None) == here.__name__:
+                    source = inspect.getsource(value)
+                    exec(compile(source, f"<correct {name}>", "exec"), scope)
+                    value = scope[value.__name__]
+                scope[name] = found[name] = value
+        self.replaced[grade_id] = found
+        return found
 
     def spec(self, grade_id: str) -> TaskSpec:
         return specs(self.assignment)[grade_id]

@@ -1,11 +1,9 @@
 """Known mistakes of exercise 08-generation, with the hints that name them."""
 
-from minigpt.mistakes import Alternative, Mistake, Task
+from minigpt.mistakes import Alternative, Known, Mistake
 
 TASKS = {
-    "generate": Task(
-        functions=("generate",),
-        promise="the prompt and max_new_tokens new ids, shape (B, T + max_new_tokens); pick called once per token with the (B, V) logits of the last position of the last block_size tokens; no gradients",
+    "generate": Known(
         mistakes=(
             Mistake(
                 "never crops to the context window",
@@ -27,6 +25,18 @@ def generate(model, idx, max_new_tokens, pick):
     with torch.no_grad():
         for _ in range(max_new_tokens):
             logits, _ = model(idx[:, -(model.config.block_size - 1):])
+            idx = torch.cat([idx, pick(logits[:, -1, :])], dim=1)
+    return idx
+""",
+            ),
+            Mistake(
+                "keeps the first block_size tokens",
+                hint="Once the text is longer than the context, the model must see the most recent block_size tokens, idx[:, -block_size:]; idx[:, :block_size] keeps the oldest ones, so the model stops seeing anything new.",
+                source="""
+def generate(model, idx, max_new_tokens, pick):
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits, _ = model(idx[:, : model.config.block_size])
             idx = torch.cat([idx, pick(logits[:, -1, :])], dim=1)
     return idx
 """,
@@ -114,9 +124,7 @@ def generate(model, idx, max_new_tokens, pick):
             ),
         ),
     ),
-    "sample-next": Task(
-        functions=("sample_next",),
-        promise="a (B, 1) torch.long tensor, one draw per row from softmax(logits / temperature), all randomness from generator",
+    "sample-next": Known(
         mistakes=(
             Mistake(
                 "samples from the logits",
@@ -142,6 +150,14 @@ def sample_next(logits, temperature, generator):
 def sample_next(logits, temperature, generator):
     probs = torch.softmax(logits / temperature, dim=-1)
     return torch.multinomial(probs, num_samples=1)
+""",
+            ),
+            Mistake(
+                "takes the most likely token (no sampling)",
+                hint="Draw at random from softmax(logits / temperature) with torch.multinomial; argmax always takes the same token, whatever the temperature.",
+                source="""
+def sample_next(logits, temperature, generator):
+    return (logits / temperature).argmax(dim=-1, keepdim=True)
 """,
             ),
             Mistake(
@@ -175,9 +191,7 @@ def sample_next(logits, temperature, generator):
             ),
         ),
     ),
-    "top-k-logits": Task(
-        functions=("top_k_logits",),
-        promise="the logits with exactly k kept per row, the others -inf, same shape",
+    "top-k-logits": Known(
         mistakes=(
             Mistake(
                 "keeps every token tied at the k-th place",
@@ -242,9 +256,7 @@ def top_k_logits(logits, k):
             ),
         ),
     ),
-    "top-p-logits": Task(
-        functions=("top_p_logits",),
-        promise="the logits with the smallest most-likely set holding at least p kept, the others -inf, in the original order",
+    "top-p-logits": Known(
         mistakes=(
             Mistake(
                 "drops the token that crosses p",
@@ -320,9 +332,7 @@ def top_p_logits(logits, p):
             ),
         ),
     ),
-    "kv-cache-step": Task(
-        functions=("kv_cache_step",),
-        promise="(out, keys, values): keys and values with the new ones appended last along dim=-2, out of shape (B, H, 1, D)",
+    "kv-cache-step": Known(
         mistakes=(
             Mistake(
                 "forgets to scale by sqrt(D)",

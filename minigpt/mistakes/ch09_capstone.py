@@ -1,279 +1,576 @@
-"""Known mistakes of exercise 09-capstone, with the hints that name them."""
+"""Known mistakes of exercise 09-capstone, with the hints that name them.
 
-from minigpt.mistakes import Alternative, Mistake, Task
+Each answer cell of the capstone holds several pieces, and a variant is a whole cell: the pieces
+below are correct, written in their own way, and each mistake or alternative changes one of them
+(`cell(PIECES, name=wrong)`).
+"""
+
+from minigpt.mistakes import Alternative, Known, Mistake
+
+
+def cell(pieces: dict[str, str], **changed: str) -> str:
+    """An answer cell: `pieces` in order, those named in `changed` replaced."""
+    return "\n".join(changed.get(name, text) for name, text in pieces.items())
+
+
+ATTENTION = {
+    "temperature_softmax": """
+def temperature_softmax(scores, temperature=1.0):
+    shifted = (scores - scores.max(dim=-1, keepdim=True).values) / temperature
+    weights = shifted.exp()
+    return weights / weights.sum(-1, keepdim=True)
+""",
+    "causal_mask": """
+def causal_mask(T):
+    positions = torch.arange(T)
+    return positions[None, :] <= positions[:, None]
+""",
+    "causal_attention": """
+def causal_attention(q, k, v):
+    T, D = q.shape[-2], q.shape[-1]
+    scores = torch.matmul(q, k.transpose(-1, -2)) * D**-0.5
+    scores = torch.where(causal_mask(T).to(q.device), scores, torch.full_like(scores, float("-inf")))
+    return torch.matmul(temperature_softmax(scores), v)
+""",
+}
+
+MODULES = {
+    "CausalSelfAttention": """
+class CausalSelfAttention(nn.Module):
+    def __init__(self, n_embd, n_head, dropout=0.0):
+        super().__init__()
+        self.n_head, self.head_size = n_head, n_embd // n_head
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
+        out = causal_attention(q, k, v).permute(0, 2, 1, 3).reshape(B, T, C)
+        return self.dropout(self.proj(out))
+""",
+    "MLP": """
+class MLP(nn.Module):
+    def __init__(self, n_embd, dropout=0.0):
+        super().__init__()
+        self.fc = nn.Linear(n_embd, 4 * n_embd)
+        self.proj = nn.Linear(4 * n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        hidden = F.gelu(self.fc(x))
+        return self.dropout(self.proj(hidden))
+""",
+    "Block": """
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        C = config.n_embd
+        self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        self.attn = CausalSelfAttention(C, config.n_head, config.dropout)
+        self.mlp = MLP(C, config.dropout)
+
+    def forward(self, x):
+        after_attention = x + self.attn(self.ln_1(x))
+        return after_attention + self.mlp(self.ln_2(after_attention))
+""",
+}
+
+
+def block(forward: str) -> str:
+    """The block answer cell with Block's forward written as `forward` (its body)."""
+    return cell(
+        MODULES,
+        Block=f"""
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config.n_embd, config.n_head, config.dropout)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config.n_embd, config.dropout)
+
+    def forward(self, x):
+{forward.lstrip(chr(10))}""",
+    )
+
+
+def heads(forward: str, dropout: str = "self.dropout = nn.Dropout(dropout)") -> str:
+    """The block answer cell with CausalSelfAttention's forward written as `forward`."""
+    return cell(
+        MODULES,
+        CausalSelfAttention=f"""
+class CausalSelfAttention(nn.Module):
+    def __init__(self, n_embd, n_head, dropout=0.0):
+        super().__init__()
+        self.n_head = n_head
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        {dropout}
+
+    def forward(self, x):
+        B, T, C = x.shape
+{forward.lstrip(chr(10))}""",
+    )
+
+
+GPT_INIT = """
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                torch.nn.init.normal_(module.weight, std=0.02)
+                if getattr(module, "bias", None) is not None:
+                    torch.nn.init.zeros_(module.bias)
+"""
+
+
+def gpt(
+    init: str = GPT_INIT,
+    tie: str = "self.lm_head.weight = self.tok_emb.weight",
+    embed: str = "self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1], device=idx.device))",
+    blocks: str = "for block in self.blocks:\n            x = block(x)",
+    head: str = "self.lm_head(self.ln_f(x))",
+) -> str:
+    """The GPT answer cell, with one part written another way."""
+    body = f"""        x = self.drop({embed})
+        {blocks}
+        return {head}
+"""
+    return f"""
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        {tie}
+{init}
+    def forward(self, idx):
+{body}"""
+
+
+TRAINING = {
+    "get_batch": """
+def get_batch(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    windows = torch.stack([data[s : s + block_size + 1] for s in starts.tolist()])
+    return windows[:, :-1], windows[:, 1:]
+""",
+    "next_token_loss": """
+def next_token_loss(logits, targets):
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+""",
+    "train_step": """
+def train_step(model, optimizer, x, y, scaler):
+    with torch.autocast(x.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+        logits = model(x)
+        loss = next_token_loss(logits, y)
+    optimizer.zero_grad()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return float(loss)
+""",
+}
+
+
+def step(*lines: str, forward: str = "logits = model(x)") -> str:
+    """train_step with its update written by `lines` (and another forward or backward)."""
+    update = "\n".join(f"    {line}" for line in lines)
+    return f"""
+def train_step(model, optimizer, x, y, scaler):
+    with torch.autocast(x.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+        {forward}
+        loss = next_token_loss(logits, y)
+{update}
+    return loss.item()
+"""
+
+
+SAMPLING = {
+    "sample_next": """
+def sample_next(logits, temperature, generator):
+    probs = F.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator)
+""",
+    "generate": """
+def generate(model, idx, max_new_tokens, pick):
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            window = idx[:, -model.config.block_size :]
+            scores = model(window)[:, -1, :]
+            idx = torch.cat((idx, pick(scores)), dim=1)
+    return idx
+""",
+}
+
+
+def loop(
+    window: str = "idx[:, -model.config.block_size :]", last="model(window)[:, -1, :]", grad=True
+) -> str:
+    """generate with its window, its last logits or its gradients written another way."""
+    body = f"""
+        window = {window}
+        scores = {last}
+        idx = torch.cat((idx, pick(scores)), dim=1)"""
+    if grad:
+        return f"""
+def generate(model, idx, max_new_tokens, pick):
+    with torch.no_grad():
+        for _ in range(max_new_tokens):{body.replace(chr(10), chr(10) + "    ")}
+    return idx
+"""
+    return f"""
+def generate(model, idx, max_new_tokens, pick):
+    for _ in range(max_new_tokens):{body}
+    return idx
+"""
+
 
 TASKS = {
-    "prepare-data": Task(
-        functions=("prepare_data",),
-        promise="(train_ids, val_ids, chars): torch.long ids of the first int(len(text) * (1 - val_fraction)) characters and of the rest, and the sorted vocabulary",
+    "attention": Known(
         mistakes=(
             Mistake(
-                "vocabulary in order of first appearance",
-                hint="The vocabulary is sorted: sorted(set(text)), so that ids do not depend on where a character first appears.",
-                source="""
-def prepare_data(text, val_fraction=0.1):
-    chars = list(dict.fromkeys(text))
-    index_of = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([index_of[ch] for ch in text], dtype=torch.long)
-    n_train = int(len(ids) * (1 - val_fraction))
-    return ids[:n_train], ids[n_train:], chars
+                "mask of the upper triangle (rows and columns swapped)",
+                hint="Row t of the mask is query t: it may see keys s <= t, the lower triangle with the diagonal (torch.ones(T, T, dtype=torch.bool).tril()).",
+                source=cell(
+                    ATTENTION,
+                    causal_mask="""
+def causal_mask(T):
+    return torch.ones(T, T, dtype=torch.bool).triu()
 """,
+                ),
             ),
             Mistake(
-                "validation taken from the start",
-                hint="The training part is the first int(len(text) * (1 - val_fraction)) ids and the validation part the rest, in the order of the text.",
-                source="""
-def prepare_data(text, val_fraction=0.1):
-    chars = sorted(set(text))
-    index_of = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([index_of[ch] for ch in text], dtype=torch.long)
-    n_val = len(ids) - int(len(ids) * (1 - val_fraction))
-    return ids[n_val:], ids[:n_val], chars
+                "mask hides the diagonal",
+                hint="A position may look at itself: keep the diagonal (tril(), not tril(-1)). Without it the first row has nothing to attend to.",
+                source=cell(
+                    ATTENTION,
+                    causal_mask="""
+def causal_mask(T):
+    return torch.ones(T, T, dtype=torch.bool).tril(-1)
 """,
+                ),
             ),
             Mistake(
-                "shuffles before splitting",
-                hint="Do not shuffle: the validation text must be a stretch of text the model never saw, the end of the text.",
-                source="""
-def prepare_data(text, val_fraction=0.1):
-    chars = sorted(set(text))
-    index_of = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([index_of[ch] for ch in text], dtype=torch.long)
-    ids = ids[torch.randperm(len(ids))]
-    n_train = int(len(ids) * (1 - val_fraction))
-    return ids[:n_train], ids[n_train:], chars
+                "mask of float ones and zeros",
+                hint="The mask is a boolean tensor (dtype=torch.bool): ~mask and masked_fill need True and False, not 1.0 and 0.0.",
+                source=cell(
+                    ATTENTION,
+                    causal_mask="""
+def causal_mask(T):
+    return torch.tril(torch.ones(T, T))
 """,
+                ),
             ),
             Mistake(
-                "int32 ids",
-                hint="The ids must have dtype torch.long (int64): embeddings and cross_entropy expect it.",
-                source="""
-def prepare_data(text, val_fraction=0.1):
-    chars = sorted(set(text))
-    ids = torch.tensor([chars.index(ch) for ch in text], dtype=torch.int32)
-    n_train = int(len(ids) * (1 - val_fraction))
-    return ids[:n_train], ids[n_train:], chars
+                "softmax without subtracting the maximum",
+                hint="exp of a large score overflows to inf, and inf / inf is nan: subtract each row's maximum before exp (the result does not change).",
+                source=cell(
+                    ATTENTION,
+                    temperature_softmax="""
+def temperature_softmax(scores, temperature=1.0):
+    weights = torch.exp(scores / temperature)
+    return weights / weights.sum(dim=-1, keepdim=True)
 """,
+                ),
+            ),
+            Mistake(
+                "multiplies by the temperature",
+                hint="Divide the scores by the temperature: a temperature below 1 sharpens the distribution, above 1 flattens it.",
+                source=cell(
+                    ATTENTION,
+                    temperature_softmax="""
+def temperature_softmax(scores, temperature=1.0):
+    scaled = scores * temperature
+    weights = torch.exp(scaled - scaled.amax(dim=-1, keepdim=True))
+    return weights / weights.sum(dim=-1, keepdim=True)
+""",
+                ),
+            ),
+            Mistake(
+                "softmax over the first axis",
+                hint="The softmax runs over the last axis (dim=-1): each row of scores becomes the weights of one query.",
+                source=cell(
+                    ATTENTION,
+                    temperature_softmax="""
+def temperature_softmax(scores, temperature=1.0):
+    scaled = scores / temperature
+    weights = torch.exp(scaled - scaled.amax(dim=0, keepdim=True))
+    return weights / weights.sum(dim=0, keepdim=True)
+""",
+                ),
+            ),
+            Mistake(
+                "no scaling by sqrt(D)",
+                hint="Divide the scores by sqrt(D), the size of a query: without it the softmax of long vectors is nearly one-hot.",
+                source=cell(
+                    ATTENTION,
+                    causal_attention="""
+def causal_attention(q, k, v):
+    scores = q @ k.transpose(-2, -1)
+    scores = scores.masked_fill(~causal_mask(q.size(-2)), float("-inf"))
+    return temperature_softmax(scores) @ v
+""",
+                ),
+            ),
+            Mistake(
+                "masks with 0 instead of -inf",
+                hint="A score of 0 still gets weight exp(0) after the softmax: set the forbidden scores to float('-inf'), which becomes a weight of exactly 0.",
+                source=cell(
+                    ATTENTION,
+                    causal_attention="""
+def causal_attention(q, k, v):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    scores = scores.masked_fill(~causal_mask(q.size(-2)), 0.0)
+    return temperature_softmax(scores) @ v
+""",
+                ),
+            ),
+            Mistake(
+                "zeros the future after the softmax",
+                hint="Mask the scores before the softmax: zeroing weights afterwards leaves rows that no longer sum to 1.",
+                source=cell(
+                    ATTENTION,
+                    causal_attention="""
+def causal_attention(q, k, v):
+    weights = temperature_softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)))
+    return (weights * causal_mask(q.size(-2))) @ v
+""",
+                ),
+            ),
+            Mistake(
+                "keys times queries (scores transposed)",
+                hint="Row t of the scores belongs to query t: q @ k^T, not k @ q^T.",
+                source=cell(
+                    ATTENTION,
+                    causal_attention="""
+def causal_attention(q, k, v):
+    scores = k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))
+    scores = scores.masked_fill(~causal_mask(q.size(-2)), float("-inf"))
+    return temperature_softmax(scores) @ v
+""",
+                ),
             ),
         ),
         alternatives=(
+            Alternative("comparisons, torch.where, matmul", cell(ATTENTION)),
             Alternative(
-                "numpy lookup table",
+                "logsumexp and a mask buffer of -inf",
                 """
-import numpy as np
+def temperature_softmax(scores, temperature=1.0):
+    scaled = scores / temperature
+    return torch.exp(scaled - torch.logsumexp(scaled, dim=-1, keepdim=True))
 
-def prepare_data(text, val_fraction=0.1):
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    unique = np.unique(codes)
-    ids = torch.from_numpy(np.searchsorted(unique, codes).astype(np.int64))
-    n_train = int(len(ids) * (1 - val_fraction))
-    return ids[:n_train], ids[n_train:], [chr(c) for c in unique]
-""",
-            ),
-            Alternative(
-                "torch.split with a string for the vocabulary",
-                """
-def prepare_data(text, val_fraction=0.1):
-    vocabulary = "".join(sorted(set(text)))
-    ids = torch.LongTensor([vocabulary.index(ch) for ch in text])
-    n_train = int(len(text) * (1 - val_fraction))
-    train_ids, val_ids = torch.split(ids, [n_train, len(text) - n_train])
-    return train_ids, val_ids, list(vocabulary)
+
+def causal_mask(T):
+    return torch.tril(torch.ones(T, T)).bool()
+
+
+def causal_attention(q, k, v):
+    T = q.shape[-2]
+    bias = torch.zeros(T, T, device=q.device).masked_fill(~causal_mask(T).to(q.device), float("-inf"))
+    return temperature_softmax(q @ k.mT / q.shape[-1] ** 0.5 + bias) @ v
 """,
             ),
         ),
     ),
-    "capstone-gpt": Task(
-        functions=("CapstoneGPT",),
-        promise="an nn.Module with tok_emb, pos_emb, blocks, ln_f and a tied lm_head, weights N(0, 0.02) and zero biases; forward(idx, targets=None) returns (logits, loss)",
+    "block": Known(
         mistakes=(
             Mistake(
-                "no position embeddings",
-                hint="Add the position embeddings of positions 0 .. T - 1 (self.pos_emb(torch.arange(T, device=idx.device))) to the token embeddings.",
-                source="""
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
-
-    def forward(self, idx, targets=None):
-        x = self.tok_emb(idx)
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-""",
+                "one big head instead of n_head",
+                hint="Split q, k and v into n_head heads of n_embd // n_head channels each ((B, n_head, T, hs)) and attend within each head; one head over all channels is another model.",
+                source=heads("""
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        return self.dropout(self.proj(causal_attention(q, k, v)))
+"""),
             ),
             Mistake(
-                "no final layer norm",
-                hint="Keep a final nn.LayerNorm as self.ln_f and apply it after the last block, before lm_head.",
-                source="""
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
-
-    def forward(self, idx, targets=None):
-        x = self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1]))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(x)
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-""",
+                "heads made by a reshape that keeps T before the heads",
+                hint="view(B, T, n_head, hs).transpose(1, 2) gives each head its own channels; view(B, n_head, T, hs) cuts the (T, C) block in the wrong places and mixes positions.",
+                source=heads("""
+        q, k, v = (t.reshape(B, self.n_head, T, C // self.n_head) for t in self.qkv(x).split(C, dim=-1))
+        heads = causal_attention(q, k, v)
+        return self.dropout(self.proj(heads.transpose(1, 2).reshape(B, T, C)))
+"""),
             ),
             Mistake(
-                "head not tied to the embedding",
-                hint="Tie the head: self.lm_head.weight = self.tok_emb.weight, one matrix learned once.",
-                source="""
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
-
-    def forward(self, idx, targets=None):
-        x = self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1]))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-""",
+                "never applies the output projection",
+                hint="After putting the heads side by side, mix them with self.proj before the dropout.",
+                source=heads("""
+        q, k, v = (t.view(B, T, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(C, dim=-1))
+        return self.dropout(causal_attention(q, k, v).transpose(1, 2).reshape(B, T, C))
+"""),
             ),
             Mistake(
-                "default initialization",
-                hint="Start the weights small: normal values with standard deviation 0.02 for every nn.Linear and nn.Embedding, zeros for the biases. PyTorch's default embeddings (std 1) with a tied head make the untrained model score near 40.",
-                source="""
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight
-
-    def forward(self, idx, targets=None):
-        x = self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1]))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+                "forgets the attention's dropout",
+                hint="Apply self.dropout to the output of proj: in training mode it must zero some values.",
+                source=heads(
+                    """
+        q, k, v = (t.view(B, T, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(C, dim=-1))
+        return self.proj(causal_attention(q, k, v).transpose(1, 2).reshape(B, T, C))
 """,
+                    dropout="# (no dropout)",
+                ),
             ),
             Mistake(
-                "loss of the last position only",
-                hint="The loss is the mean cross-entropy over all B * T positions, not only the last one.",
-                source="""
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
+                "ReLU instead of GELU",
+                hint="The MLP's nonlinearity is the GELU, F.gelu(h), not the ReLU.",
+                source=cell(
+                    MODULES,
+                    MLP="""
+class MLP(nn.Module):
+    def __init__(self, n_embd, dropout=0.0):
         super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight
-        for p in self.parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
+        self.fc = nn.Linear(n_embd, 4 * n_embd)
+        self.proj = nn.Linear(4 * n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, idx, targets=None):
-        x = self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1]))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits[:, -1, :], targets[:, -1])
+    def forward(self, x):
+        return self.dropout(self.proj(torch.relu(self.fc(x))))
 """,
+                ),
             ),
             Mistake(
-                "wraps minigpt's GPT",
-                hint="Build the model from its pieces (embeddings, minigpt's Block, layer norm, head); minigpt's GPT is the class you are rebuilding.",
-                source="""
-from minigpt.model import GPT
-
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
+                "MLP twice as wide instead of four times",
+                hint="The hidden layer is four times as wide as n_embd: nn.Linear(n_embd, 4 * n_embd), then nn.Linear(4 * n_embd, n_embd).",
+                source=cell(
+                    MODULES,
+                    MLP="""
+class MLP(nn.Module):
+    def __init__(self, n_embd, dropout=0.0):
         super().__init__()
-        self.config = config
-        self.inner = GPT(config)
+        self.fc = nn.Linear(n_embd, 2 * n_embd)
+        self.proj = nn.Linear(2 * n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, idx, targets=None):
-        return self.inner(idx, targets)
+    def forward(self, x):
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
 """,
+                ),
+            ),
+            Mistake(
+                "post-norm instead of pre-norm",
+                hint="Normalize the input of each sublayer, x + attn(ln_1(x)), not the sum, ln_1(x + attn(x)): the residual stream itself is never normalized.",
+                source=block("""
+        x = self.ln_1(x + self.attn(x))
+        return self.ln_2(x + self.mlp(x))
+"""),
+            ),
+            Mistake(
+                "no residual paths",
+                hint="Add each sublayer's output to its input: x = x + attn(ln_1(x)), then x + mlp(ln_2(x)).",
+                source=block("""
+        x = self.attn(self.ln_1(x))
+        return self.mlp(self.ln_2(x))
+"""),
+            ),
+            Mistake(
+                "residual added to the normed input",
+                hint="The residual path carries x itself: x + attn(ln_1(x)), not ln_1(x) + attn(ln_1(x)).",
+                source=block("""
+        h = self.ln_1(x)
+        x = h + self.attn(h)
+        h = self.ln_2(x)
+        return h + self.mlp(h)
+"""),
+            ),
+            Mistake(
+                "attention and MLP side by side on the same input",
+                hint="The MLP reads the stream after attention: x = x + attn(ln_1(x)) first, then x + mlp(ln_2(x)) with that new x.",
+                source=block("""
+        return x + self.attn(self.ln_1(x)) + self.mlp(self.ln_2(x))
+"""),
             ),
         ),
         alternatives=(
+            Alternative("one reshape and permute for q, k and v", cell(MODULES)),
             Alternative(
-                "logits from the embedding matrix, nn.Sequential blocks, log_softmax",
-                """
-class CapstoneGPT(nn.Module):
-    def __init__(self, config):
+                "split_heads helper, nn.GELU, an nn.Sequential MLP under the task's names",
+                cell(
+                    MODULES,
+                    CausalSelfAttention="""
+class CausalSelfAttention(nn.Module):
+    def __init__(self, n_embd, n_head, dropout=0.0):
         super().__init__()
-        self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.Sequential(*[Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd)
-        with torch.no_grad():
-            for name, p in self.named_parameters():
-                if name.endswith("weight") and p.dim() == 2:
-                    p.normal_(0.0, 0.02)
-                elif name.endswith("bias"):
-                    p.zero_()
+        self.n_head = n_head
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, idx, targets=None):
-        T = idx.size(1)
-        x = self.blocks(self.tok_emb(idx) + self.pos_emb.weight[:T])
-        logits = self.ln_f(x) @ self.tok_emb.weight.T
-        if targets is None:
-            return logits, None
-        logp = torch.log_softmax(logits, dim=-1)
-        loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
-        return logits, loss
+    def split_heads(self, t):
+        B, T, C = t.shape
+        return t.unflatten(-1, (self.n_head, C // self.n_head)).transpose(1, 2)
+
+    def forward(self, x):
+        q, k, v = map(self.split_heads, self.qkv(x).chunk(3, dim=-1))
+        out = causal_attention(q, k, v).transpose(1, 2).flatten(2)
+        return self.dropout(self.proj(out))
 """,
+                    MLP="""
+class MLP(nn.Module):
+    def __init__(self, n_embd, dropout=0.0):
+        super().__init__()
+        self.fc = nn.Linear(n_embd, 4 * n_embd)
+        self.gelu = nn.GELU()
+        self.proj = nn.Linear(4 * n_embd, n_embd)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.dropout(self.proj(self.gelu(self.fc(x))))
+""",
+                ),
             ),
+        ),
+    ),
+    "gpt": Known(
+        mistakes=(
+            Mistake(
+                "untied head",
+                hint="Tie the head to the token embedding: self.lm_head.weight = self.tok_emb.weight, one matrix learned once, for reading tokens in and scoring them on the way out.",
+                source=gpt(tie="pass"),
+            ),
+            Mistake(
+                "default initialization",
+                hint="Start every nn.Linear and nn.Embedding weight at normal values with standard deviation 0.02 and every bias at 0: PyTorch's default embeddings (standard deviation 1) with a tied head make the untrained model wildly over-confident.",
+                source=gpt(init=""),
+            ),
+            Mistake(
+                "forgets the position embeddings",
+                hint="Add the position embeddings of positions 0 .. T-1, self.pos_emb(torch.arange(T, device=idx.device)), to the token embeddings: without them the model cannot tell where a token stands.",
+                source=gpt(embed="self.tok_emb(idx)"),
+            ),
+            Mistake(
+                "forgets the final layer norm",
+                hint="Apply self.ln_f after the last block, before lm_head.",
+                source=gpt(head="self.lm_head(x)"),
+            ),
+            Mistake(
+                "looks up positions with the token ids",
+                hint="The position embedding is looked up with the positions 0 .. T-1 (torch.arange(T)), not with the token ids.",
+                source=gpt(embed="self.tok_emb(idx) + self.pos_emb(idx)"),
+            ),
+            Mistake(
+                "only the first block runs",
+                hint="Run x through every block in turn: for block in self.blocks: x = block(x).",
+                source=gpt(blocks="x = self.blocks[0](x)"),
+            ),
+            Mistake(
+                "returns (logits, loss)",
+                hint="The capstone's GPT returns the logits alone, shape (B, T, vocab_size): the loss is your next_token_loss, in task 4.",
+                source=gpt(head="self.lm_head(self.ln_f(x)), None"),
+            ),
+        ),
+        alternatives=(
+            Alternative("a loop over modules, blocks in a generator", gpt()),
             Alternative(
-                "tied the other way round, cross-entropy over (B, V, T)",
+                "tied the other way round, apply(), nn.Sequential blocks, position table sliced",
                 """
-class CapstoneGPT(nn.Module):
+class GPT(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = config
@@ -281,351 +578,335 @@ class CapstoneGPT(nn.Module):
         self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
         self.tok_emb.weight = self.lm_head.weight
         self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.Sequential(*[Block(config) for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(config.n_embd)
-        nn.init.normal_(self.tok_emb.weight, std=0.02)
-        nn.init.normal_(self.pos_emb.weight, std=0.02)
+        self.apply(self.start_small)
 
-    def forward(self, idx, targets=None):
-        positions = torch.arange(idx.shape[-1], device=idx.device).unsqueeze(0)
-        x = self.tok_emb(idx) + self.pos_emb(positions)
-        for block in self.blocks:
-            x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        loss = None if targets is None else F.cross_entropy(logits.transpose(1, 2), targets)
-        return logits, loss
+    @staticmethod
+    def start_small(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.constant_(module.bias, 0.0)
+
+    def forward(self, idx):
+        x = self.drop(self.tok_emb(idx) + self.pos_emb.weight[: idx.size(1)])
+        return self.lm_head(self.ln_f(self.blocks(x)))
 """,
             ),
         ),
     ),
-    "learning-rate": Task(
-        functions=("learning_rate",),
-        promise="a float: a linear warmup to learning_rate, then a cosine decay to min_lr at max_iters, min_lr after",
+    "training": Known(
         mistakes=(
             Mistake(
-                "no warmup",
-                hint="While step < warmup_iters the rate rises in a straight line: learning_rate * (step + 1) / warmup_iters.",
-                source="""
-def learning_rate(step, config):
-    progress = min(1.0, step / config.max_iters)
-    return config.min_lr + (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+                "targets not shifted",
+                hint="y is x shifted by one token: the target at position t is the token after x[t], data[s + t + 1].",
+                source=cell(
+                    TRAINING,
+                    get_batch="""
+def get_batch(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s : s + block_size] for s in starts.tolist()])
+    return x, x.clone()
 """,
+                ),
             ),
             Mistake(
-                "warmup starts at zero",
-                hint="The warmup uses step + 1, so step 0 already gets a small non-zero rate: learning_rate * (step + 1) / warmup_iters.",
-                source="""
-def learning_rate(step, config):
-    if step < config.warmup_iters:
-        return config.learning_rate * step / config.warmup_iters
-    progress = min(1.0, (step - config.warmup_iters) / (config.max_iters - config.warmup_iters))
-    return config.min_lr + (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+                "last start never drawn",
+                hint="Draw the starts with torch.randint(len(data) - block_size, ...): the last window that still has a target starts at len(data) - block_size - 1, and randint's upper bound is left out already.",
+                source=cell(
+                    TRAINING,
+                    get_batch="""
+def get_batch(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size - 1, (batch_size,), generator=generator)
+    windows = torch.stack([data[s : s + block_size + 1] for s in starts.tolist()])
+    return windows[:, :-1], windows[:, 1:]
 """,
-            ),
-            Mistake(
-                "decays to zero",
-                hint="The cosine glides down to min_lr, not to 0: min_lr + (learning_rate - min_lr) * (1 + cos(pi * progress)) / 2.",
-                source="""
-def learning_rate(step, config):
-    if step < config.warmup_iters:
-        return config.learning_rate * (step + 1) / config.warmup_iters
-    progress = min(1.0, (step - config.warmup_iters) / (config.max_iters - config.warmup_iters))
-    return config.learning_rate * (1 + math.cos(math.pi * progress)) / 2
-""",
-            ),
-            Mistake(
-                "cosine over all of max_iters",
-                hint="The decay starts after the warmup: progress = (step - warmup_iters) / (max_iters - warmup_iters).",
-                source="""
-def learning_rate(step, config):
-    if step < config.warmup_iters:
-        return config.learning_rate * (step + 1) / config.warmup_iters
-    progress = min(1.0, step / config.max_iters)
-    return config.min_lr + (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress)) / 2
-""",
-            ),
-            Mistake(
-                "rises again after max_iters",
-                hint="Cap progress at 1, so that after max_iters the rate stays at min_lr instead of climbing the cosine back up.",
-                source="""
-def learning_rate(step, config):
-    if step < config.warmup_iters:
-        return config.learning_rate * (step + 1) / config.warmup_iters
-    progress = (step - config.warmup_iters) / (config.max_iters - config.warmup_iters)
-    return config.min_lr + (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress)) / 2
-""",
-            ),
-        ),
-        alternatives=(
-            Alternative(
-                "cosine squared, written with numpy",
-                """
-import numpy as np
-
-def learning_rate(step, config):
-    warm, top, low = config.warmup_iters, config.learning_rate, config.min_lr
-    if step < warm:
-        return float(np.interp(step + 1, [0, warm], [0.0, top]))
-    progress = np.clip((step - warm) / (config.max_iters - warm), 0.0, 1.0)
-    return float(low + (top - low) * np.cos(np.pi * progress / 2) ** 2)
-""",
-            ),
-        ),
-    ),
-    "train-gpt": Task(
-        functions=("train_gpt",),
-        promise="config.max_iters steps in training mode (schedule, get_batch, zero_grad, backward, clip to grad_clip, step); the list of batch losses as floats",
-        mistakes=(
-            Mistake(
-                "never takes an optimizer step",
-                hint="Call optimizer.step() after backward (and clipping): without it the model never learns.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        losses.append(loss.item())
-    return losses
-""",
-            ),
-            Mistake(
-                "clears the gradients before the step",
-                hint="Clear the old gradients before backward, not between backward and step: the step must use the gradient you just computed.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator)
-        _, loss = model(x, y)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.zero_grad()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-""",
-            ),
-            Mistake(
-                "ignores the schedule",
-                hint="At every step set the rate of every parameter group to schedule(step, config).",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-""",
-            ),
-            Mistake(
-                "sets the rate of the first group only",
-                hint="Set group['lr'] for every group in optimizer.param_groups: minigpt's AdamW has two (with and without weight decay).",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        optimizer.param_groups[0]["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-""",
+                ),
             ),
             Mistake(
                 "ignores the generator",
-                hint="Draw every batch with the generator you were given (get_batch(..., generator, device)), so the same seed gives the same batches.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+                hint="Pass generator=generator to torch.randint, so the same seed draws the same batches.",
+                source=cell(
+                    TRAINING,
+                    get_batch="""
+def get_batch(data, batch_size, block_size, generator):
+    starts = torch.randint(len(data) - block_size, (batch_size,))
+    windows = torch.stack([data[s : s + block_size + 1] for s in starts.tolist()])
+    return windows[:, :-1], windows[:, 1:]
 """,
+                ),
             ),
             Mistake(
-                "targets not shifted",
-                hint="The targets are the inputs shifted by one token: get_batch returns both, (x, y).",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    T = model.config.block_size
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        starts = torch.randint(len(train_data) - T, (config.batch_size,), generator=generator)
-        x = torch.stack([train_data[s : s + T] for s in starts.tolist()])
-        _, loss = model(x, x)
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+                "sums the loss instead of averaging it",
+                hint="The loss is the mean cross-entropy over all B * T positions (F.cross_entropy's default), not the sum: a sum grows with the batch and the learning rate would have to shrink with it.",
+                source=cell(
+                    TRAINING,
+                    next_token_loss="""
+def next_token_loss(logits, targets):
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum")
 """,
+                ),
             ),
             Mistake(
-                "returns tensors",
-                hint="Append loss.item(), a Python float, not the loss tensor.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.detach())
-    return losses
+                "loss of the last position only",
+                hint="Every position is a prediction: the loss averages over all B * T positions, not only the last one.",
+                source=cell(
+                    TRAINING,
+                    next_token_loss="""
+def next_token_loss(logits, targets):
+    return F.cross_entropy(logits[:, -1, :], targets[:, -1])
 """,
+                ),
             ),
             Mistake(
-                "calls minigpt's train",
-                hint="Write the loop yourself; minigpt's train is the loop you are rebuilding.",
-                source="""
-from minigpt.train import train
-
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    history = train(model, train_data, train_data[-5000:], config, progress=False)
-    return history.batch_loss
+                "softmax before cross_entropy",
+                hint="F.cross_entropy takes the logits and applies the (log-)softmax itself: give it the logits, not probabilities.",
+                source=cell(
+                    TRAINING,
+                    next_token_loss="""
+def next_token_loss(logits, targets):
+    return F.cross_entropy(torch.softmax(logits, dim=-1).flatten(0, 1), targets.flatten())
 """,
+                ),
+            ),
+            Mistake(
+                "unpacks (logits, loss) from the model",
+                hint="Your GPT returns the logits alone: logits = model(x). Exercise 7's model returned a pair, logits, _ = model(x).",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "optimizer.zero_grad()",
+                        "scaler.scale(loss).backward()",
+                        "scaler.step(optimizer)",
+                        "scaler.update()",
+                        forward="logits, _ = model(x)",
+                    ),
+                ),
             ),
             Mistake(
                 "never clears the gradients",
-                hint="PyTorch adds each new gradient to .grad: call optimizer.zero_grad() before loss.backward() at every step, or the gradients of all earlier batches pile up.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    device = next(model.parameters()).device
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator, device)
-        _, loss = model(x, y)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-""",
+                hint="PyTorch adds each new gradient to .grad: call optimizer.zero_grad() before backward at every step, or the gradients of all earlier batches pile up.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "scaler.scale(loss).backward()",
+                        "scaler.step(optimizer)",
+                        "scaler.update()",
+                    ),
+                ),
             ),
             Mistake(
-                "never clips the gradients",
-                hint="Clip the gradient norm to config.grad_clip between backward and step: torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip), unless grad_clip is 0.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    device = next(model.parameters()).device
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator, device)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-""",
+                "clears the gradients between backward and the step",
+                hint="Clear the old gradients before backward, not between backward and the step: the step must use the gradients you just computed.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "scaler.scale(loss).backward()",
+                        "optimizer.zero_grad()",
+                        "scaler.step(optimizer)",
+                        "scaler.update()",
+                    ),
+                ),
             ),
             Mistake(
-                "never puts the model in training mode",
-                hint="Call model.train() before the loop: a model handed over in evaluation mode would train with dropout off.",
-                source="""
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    device = next(model.parameters()).device
-    losses = []
-    for step in range(config.max_iters):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule(step, config)
-        x, y = get_batch(train_data, config.batch_size, model.config.block_size, generator, device)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+                "never takes the optimizer step",
+                hint="After backward, scaler.step(optimizer) takes the step (with the scaler off, it is optimizer.step()); without it the weights never change.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "optimizer.zero_grad()",
+                        "scaler.scale(loss).backward()",
+                    ),
+                ),
+            ),
+            Mistake(
+                "backward without the scaler",
+                hint="Scale the loss before backward, scaler.scale(loss).backward(): scaler.step unscales the gradients by the scale it applied, so unscaled gradients come out that much too small.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "optimizer.zero_grad()",
+                        "loss.backward()",
+                        "scaler.step(optimizer)",
+                        "scaler.update()",
+                    ),
+                ),
+            ),
+            Mistake(
+                "optimizer.step() instead of scaler.step(optimizer)",
+                hint="Step through the scaler, scaler.step(optimizer): it divides the scaled gradients by the scale first (and skips a step whose gradients overflowed). optimizer.step() would take a step as large as the scale.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "optimizer.zero_grad()",
+                        "scaler.scale(loss).backward()",
+                        "optimizer.step()",
+                        "scaler.update()",
+                    ),
+                ),
+            ),
+            Mistake(
+                "never updates the scaler",
+                hint="Call scaler.update() after scaler.step(optimizer): it lowers the scale after an overflow and raises it after steps that went well.",
+                source=cell(
+                    TRAINING,
+                    train_step=step(
+                        "optimizer.zero_grad()",
+                        "scaler.scale(loss).backward()",
+                        "scaler.step(optimizer)",
+                    ),
+                ),
+            ),
+            Mistake(
+                "returns the loss tensor",
+                hint="Return the loss as a Python float, loss.item(): a tensor keeps its whole graph alive.",
+                source=cell(
+                    TRAINING,
+                    train_step="""
+def train_step(model, optimizer, x, y, scaler):
+    with torch.autocast(x.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+        loss = next_token_loss(model(x), y)
+    optimizer.zero_grad()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
 """,
+                ),
             ),
         ),
         alternatives=(
+            Alternative("stacked windows, flatten, float(loss)", cell(TRAINING)),
             Alternative(
-                "own batches, manual clipping and gradient reset, with progress prints",
+                "index arithmetic, reshape, gradients cleared after the step",
+                cell(
+                    TRAINING,
+                    get_batch="""
+def get_batch(data, batch_size, block_size, generator):
+    starts = torch.randint(0, len(data) - block_size, (batch_size, 1), generator=generator)
+    index = starts + torch.arange(block_size + 1)
+    return data[index[:, :-1]], data[index[:, 1:]]
+""",
+                    next_token_loss="""
+def next_token_loss(logits, targets):
+    V = logits.size(-1)
+    return -torch.log_softmax(logits.reshape(-1, V), dim=-1).gather(1, targets.reshape(-1, 1)).mean()
+""",
+                    train_step="""
+def train_step(model, optimizer, x, y, scaler):
+    with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+        loss = next_token_loss(model(x), y)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+""",
+                ),
+            ),
+        ),
+    ),
+    "sampling": Known(
+        mistakes=(
+            Mistake(
+                "never crops to the context window",
+                hint="The model knows block_size positions only: run it on the last block_size tokens, idx[:, -block_size:].",
+                source=cell(SAMPLING, generate=loop(window="idx")),
+            ),
+            Mistake(
+                "keeps the first block_size tokens",
+                hint="Once the text is longer than the context, the model must see the most recent block_size tokens, idx[:, -block_size:]; idx[:, :block_size] keeps the oldest ones, so the model stops seeing anything new.",
+                source=cell(SAMPLING, generate=loop(window="idx[:, : model.config.block_size]")),
+            ),
+            Mistake(
+                "picks from the first position",
+                hint="The next token is scored by the last position: logits[:, -1, :].",
+                source=cell(SAMPLING, generate=loop(last="model(window)[:, 0, :]")),
+            ),
+            Mistake(
+                "unpacks (logits, loss) from the model",
+                hint="Your GPT returns the logits alone: logits = model(window). Exercise 8's model returned a pair, logits, _ = model(window).",
+                source=cell(
+                    SAMPLING,
+                    generate="""
+def generate(model, idx, max_new_tokens, pick):
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits, _ = model(idx[:, -model.config.block_size :])
+            idx = torch.cat([idx, pick(logits[:, -1, :])], dim=1)
+    return idx
+""",
+                ),
+            ),
+            Mistake(
+                "runs the model with gradients on",
+                hint="Run the model inside with torch.no_grad(): nothing is trained here, and building the graph for every step costs memory and time.",
+                source=cell(SAMPLING, generate=loop(grad=False)),
+            ),
+            Mistake(
+                "samples from the logits",
+                hint="torch.multinomial wants probabilities (non-negative weights): apply softmax(logits / temperature) first.",
+                source=cell(
+                    SAMPLING,
+                    sample_next="""
+def sample_next(logits, temperature, generator):
+    return torch.multinomial(logits / temperature, 1, generator=generator)
+""",
+                ),
+            ),
+            Mistake(
+                "multiplies by the temperature",
+                hint="Divide the logits by the temperature: below 1 it sharpens the distribution, above 1 it flattens it.",
+                source=cell(
+                    SAMPLING,
+                    sample_next="""
+def sample_next(logits, temperature, generator):
+    return torch.multinomial(torch.softmax(logits * temperature, dim=-1), 1, generator=generator)
+""",
+                ),
+            ),
+            Mistake(
+                "ignores the generator",
+                hint="Pass generator=generator to torch.multinomial, so that the same seed gives the same draws.",
+                source=cell(
+                    SAMPLING,
+                    sample_next="""
+def sample_next(logits, temperature, generator):
+    return torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1)
+""",
+                ),
+            ),
+            Mistake(
+                "returns shape (B,)",
+                hint="Return one id per row as a (B, 1) tensor: torch.multinomial(probs, num_samples=1) already has that shape.",
+                source=cell(
+                    SAMPLING,
+                    sample_next="""
+def sample_next(logits, temperature, generator):
+    return torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=generator)[:, 0]
+""",
+                ),
+            ),
+        ),
+        alternatives=(
+            Alternative("F.softmax, a tuple cat", cell(SAMPLING)),
+            Alternative(
+                "the Gumbel-max trick, inference_mode and a while loop",
                 """
-from minigpt.train import estimate_loss
+def sample_next(logits, temperature, generator):
+    u = torch.rand(logits.shape, generator=generator).clamp_min(1e-20)
+    return (logits / temperature - torch.log(-torch.log(u))).argmax(dim=-1, keepdim=True)
 
-def train_gpt(model, optimizer, train_data, config, generator, schedule):
-    model.train()
-    device = next(model.parameters()).device
-    T = model.config.block_size
-    history = []
-    for step in range(config.max_iters):
-        rate = schedule(step, config)
-        for group in optimizer.param_groups:
-            group.update(lr=rate)
-        starts = torch.randint(0, len(train_data) - T, (config.batch_size,), generator=generator)
-        window = torch.stack([train_data[s : s + T + 1] for s in starts.tolist()]).to(device)
-        logits, loss = model(window[:, :-1], window[:, 1:])
-        for p in model.parameters():
-            p.grad = None
-        loss.backward()
-        if config.grad_clip:
-            norm = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters() if p.grad is not None))
-            scale = min(1.0, config.grad_clip / (float(norm) + 1e-6))
-            for p in model.parameters():
-                if p.grad is not None:
-                    p.grad.mul_(scale)
-        optimizer.step()
-        history.append(float(loss))
-        if step == config.max_iters - 1:
-            print("val", estimate_loss(model, {"val": train_data[-2000:]}, T, 4, 2)["val"])
-    return history
+
+@torch.inference_mode()
+def generate(model, idx, max_new_tokens, pick):
+    target = idx.size(1) + max_new_tokens
+    while idx.size(1) < target:
+        logits = model(idx[:, max(0, idx.size(1) - model.config.block_size) :])
+        idx = torch.cat([idx, pick(logits[:, -1])], dim=-1)
+    return idx
 """,
             ),
         ),

@@ -40,7 +40,7 @@ def short(value: Any) -> str:
         if value.numel() <= 8 and not value.is_meta:
             return repr(value.tolist())
         return f"a tensor of shape {tuple(value.shape)}"
-    if isinstance(value, (list, tuple, dict, str)) and len(value) > 8:
+    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
         return f"a {kind_of(value)} of {len(value)} items"
     if isinstance(value, Opaque):
         return f"a {value.type_name}"

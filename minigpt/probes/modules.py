@@ -28,11 +28,16 @@ def fill(module: nn.Module, seed: int, scale: float = 0.2) -> None:
     """Give every parameter values that depend only on (name, shape, seed).
 
     Matrices get N(0, 1/fan_in)-sized numbers, vectors (biases, layer-norm weights) 1 +
-    small noise, so activations stay in a sensible range. A tied weight, seen under two names,
-    ends with the values of its last name, in the reference as in a correct answer."""
+    small noise, so activations stay in a sensible range. A tied weight, seen under several
+    names, gets the values of the first of them in alphabetical order, whichever module holds
+    it first (`lm_head.weight` for a GPT's tied head, in the reference as in a correct answer)."""
+    weights = module.state_dict(keep_vars=True)
+    names: dict[int, list[str]] = {}
+    for name, value in weights.items():
+        names.setdefault(id(value), []).append(name)
     with torch.no_grad():
-        for name, value in module.state_dict(keep_vars=True).items():
-            if not isinstance(value, nn.Parameter):
+        for name, value in weights.items():
+            if not isinstance(value, nn.Parameter) or name != min(names[id(value)]):
                 continue
             generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
             noise = torch.randn(value.shape, generator=generator, dtype=torch.float32)
