@@ -273,8 +273,11 @@ def test_the_sandbox_s_minigpt_has_no_reference_answers(tmp_path):
     assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
     text = (root / "minigpt" / "bigram.py").read_text()
     assert "bincount" not in text and "multinomial" not in text  # the bodies are gone
-    catalogue = (root / "minigpt" / "mistakes" / "ch01_bigrams.py").read_text()
-    assert "Alternative" not in catalogue
+    for catalogue in (root / "minigpt" / "mistakes").glob("ch*.py"):  # alternatives are answers
+        assert "Alternative" not in catalogue.read_text()
+    assert sorted(p.name for p in (root / "minigpt" / "probes").glob("ch*.py")) == [
+        "ch01_bigrams.py"
+    ]
     probe = (
         "import minigpt.bigram as b, torch\n"
         "try:\n    b.count_bigrams(torch.tensor([0, 1]), 2)\n"

@@ -21,7 +21,7 @@ from nbformat import NotebookNode
 
 from minigpt.feedback import collecting, mistake_records, plain_case, reference_records
 from minigpt.plain import PlainDataError, from_plain
-from minigpt.probes import Verdict, reference, specs
+from minigpt.probes import Verdict, specs
 from minigpt.probes.judge import first_failure, named, reproducing
 from minigpt.probes.rules import answer_problem
 from minigpt.probes.run import fingerprint
@@ -134,14 +134,13 @@ class Assignment:
         return verdict
 
     def _mistake_observations(self, task: Task, mistake) -> list:
-        """A catalogued mistake's observations on every case (run here once per class)."""
+        """A catalogued mistake's observations on every case (run here once per class), with
+        the same correct earlier pieces the sandbox had: the solutions' code."""
         if mistake.name not in task._mistakes:
-            pieces = {
-                name: reference(owner.spec.reference[name])
-                for owner in self.tasks.values()
-                for name in owner.spec.functions
-                if name in task.spec.pieces
-            }
+            scope = dict(self.namespace)
+            for source in self.pieces(task):
+                _run_trusted(source, scope, f"<piece of {task.grade_id}>")
+            pieces = {name: scope[name] for name in task.spec.pieces if name in scope}
             task._mistakes[mistake.name] = mistake_records(
                 task.spec, self.namespace, mistake.source, pieces, task.plain
             )

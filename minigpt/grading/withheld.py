@@ -4,9 +4,9 @@ The judge compares an answer with minigpt's own implementation of the same task.
 implementation sat in the sandbox, an answer could call it (by name, an alias, a default argument,
 a looked-up string...) and earn points it did not write. So the sandbox gets a copy of the
 package in which every reference of the exercise being graded is replaced by a stub that raises
-`WithheldReference`, the catalogue of that exercise (which holds correct alternative answers) is
-empty, and no compiled `__pycache__` of the originals exists. Whatever route an answer takes to
-minigpt's version, it finds nothing to run.
+`WithheldReference`, the catalogues (which hold correct alternative answers) are empty, other
+exercises' probe modules are left out, and no compiled `__pycache__` of the originals exists.
+Whatever route an answer takes to minigpt's version, it finds nothing to run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import minigpt
-from minigpt.mistakes import module_name as catalogue_module
+from minigpt.probes import module_name as probe_module
 from minigpt.probes import specs
 
 HELPER = """
@@ -76,8 +76,29 @@ def strip(source: str, names: set[str], module: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree)) + HELPER
 
 
+def _probe_modules(assignment: str, probes: Path) -> set[str]:
+    """The probe modules grading `assignment` needs: its own, and those it imports."""
+    needed, todo = set(), [probe_module(assignment).rsplit(".", 1)[1]]
+    while todo:
+        name = todo.pop()
+        if name in needed or not (probes / f"{name}.py").exists():
+            continue
+        needed.add(name)
+        tree = ast.parse((probes / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "minigpt.probes.ch"
+            ):
+                todo.append(node.module.rsplit(".", 1)[1])
+    return needed
+
+
 def prepare_package(assignment: str, scratch: Path) -> Path:
-    """Write the sandbox's copy of minigpt under scratch/; returns the folder that holds it."""
+    """Write the sandbox's copy of minigpt under scratch/; returns the folder that holds it.
+
+    Besides the stubs: every exercise's catalogue is emptied (their alternatives are correct
+    answers, and the capstone re-asks earlier exercises' tasks), and the probe modules of other
+    exercises are left out (they are not needed, and hold helpers such as a written-out mask)."""
     source = Path(minigpt.__file__).resolve().parent
     root = scratch / "package"
     target = root / "minigpt"
@@ -86,11 +107,14 @@ def prepare_package(assignment: str, scratch: Path) -> Path:
     for module, names in withheld_names(assignment).items():
         path = target.joinpath(*module.split(".")[1:]).with_suffix(".py")
         path.write_text(strip(path.read_text(encoding="utf-8"), names, module), encoding="utf-8")
-    catalogue = target.joinpath(*catalogue_module(assignment).split(".")[1:]).with_suffix(".py")
-    if catalogue.exists():
+    for catalogue in (target / "mistakes").glob("ch*.py"):
         catalogue.write_text(
             '"""Not available while notebooks are graded: the grader names mistakes."""\n\n'
             "TASKS = {}\n",
             encoding="utf-8",
         )
+    needed = _probe_modules(assignment, target / "probes")
+    for probes in (target / "probes").glob("ch*.py"):
+        if probes.stem not in needed:
+            probes.unlink()
     return root
