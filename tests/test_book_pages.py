@@ -82,13 +82,14 @@ def test_the_figure_check_reads_png_widths():
     assert wide_figures(nb) == [f"cell {cell.id}: 11.0 inches wide"]
 
 
-def test_the_long_line_check_skips_only_the_setup_cell(tmp_path):
+def test_the_long_line_check_reads_every_code_cell(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(course.SETUP_MARKER + "x" * 100),
         nbformat.v4.new_code_cell("y = 1\n" + "z" * 89),
+        nbformat.v4.new_markdown_cell("w" * 200),
     ]
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
-    [problem] = long_code_lines(path)
-    assert "89 characters" in problem
+    problems = long_code_lines(path)
+    assert len(problems) == 2 and "89 characters" in problems[1]
