@@ -3,6 +3,7 @@ with the output of the code cell they were read from, at the precision they are 
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import nbformat
@@ -146,9 +147,21 @@ def test_drafts_keep_cell_ids_and_quotes():
 
 
 def test_the_book_build_fails_on_drift_and_checks_only_the_form_in_quick_mode(tmp_path):
-    executed = tmp_path / "jupyter_execute" / "book"
-    executed.mkdir(parents=True)
-    nbformat.write(page("validation loss: 2.5102\n", LOSS_QUOTE), executed / "01-page.ipynb")
-    [problem] = build_book.quote_problems(tmp_path, compare=True)
+    """The build reads each page's outputs from the execution cache, as the last run left them."""
+    from jupyter_cache import get_cache
+
+    (tmp_path / "_config.yml").write_text("execute:\n  execute_notebooks: cache\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/01-page\n")
+    (tmp_path / "book").mkdir()
+    executed = page("validation loss: 2.5102\n", LOSS_QUOTE)
+    source = copy.deepcopy(executed)
+    source.cells[0].outputs = []
+    nbformat.write(source, tmp_path / "book" / "01-page.ipynb")
+    nbformat.write(executed, tmp_path / "ran.ipynb")
+    build_dir = tmp_path / "_build"
+    get_cache(build_dir / ".jupyter_cache").cache_notebook_file(
+        tmp_path / "ran.ipynb", check_validity=False
+    )
+    [problem] = build_book.quote_problems(tmp_path, build_dir, compare=True)
     assert problem.startswith("book/01-page.ipynb") and "2.5102" in problem
-    assert build_book.quote_problems(tmp_path, compare=False) == []
+    assert build_book.quote_problems(tmp_path, build_dir, compare=False) == []

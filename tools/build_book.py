@@ -29,6 +29,7 @@ is never executed again and the build reports success over the stale failure. He
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import logging
 import multiprocessing
@@ -38,6 +39,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.executors.base import ExecutorRunResult
@@ -118,10 +120,7 @@ def execute_in_parallel(root: Path, build_dir: Path, env: dict[str, str], jobs: 
         for nb in toc_notebooks(root)
         if not any(fnmatch.fnmatch(str(nb.relative_to(root)), p) for p in excluded)
     ]
-    where = (
-        Path(execute["cache"]).resolve() if execute.get("cache") else build_dir / ".jupyter_cache"
-    )
-    cache = get_cache(where)
+    cache = get_cache(cache_folder(root, build_dir))
     for uri in notebooks:
         cache.add_nb_to_project(uri)
     history = {r.uri: r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()}
@@ -146,17 +145,33 @@ def execute_in_parallel(root: Path, build_dir: Path, env: dict[str, str], jobs: 
         )
 
 
-def executed_pages(build_dir: Path) -> list[Path]:
-    """The executed notebooks myst-nb wrote for the pages (jupyter_execute/<page>.ipynb)."""
-    return sorted((build_dir / "jupyter_execute").rglob("*.ipynb"))
+def cache_folder(root: Path, build_dir: Path) -> Path:
+    """Where Jupyter Book keeps its execution cache (`execute.cache` in _config.yml, if set)."""
+    execute = (yaml.safe_load((root / "_config.yml").read_text()) or {}).get("execute") or {}
+    return (
+        Path(execute["cache"]).resolve() if execute.get("cache") else build_dir / ".jupyter_cache"
+    )
 
 
-def quote_problems(build_dir: Path, compare: bool) -> list[str]:
+def executed_pages(root: Path, build_dir: Path) -> list[tuple[str, nbformat.NotebookNode]]:
+    """Every page of the table of contents as its last successful run left it: the source with
+    the outputs jupyter-cache stored. (myst-nb's copies in jupyter_execute/ are written before
+    the cached outputs are merged in, so they hold none.) A page never run has no outputs."""
+    cache = get_cache(cache_folder(root, build_dir))
+    pages = []
+    for path in toc_notebooks(root):
+        nb = nbformat.read(path, as_version=4)
+        with contextlib.suppress(KeyError):
+            _, nb = cache.merge_match_into_notebook(nb)
+        pages.append((str(path.relative_to(root)), nb))
+    return pages
+
+
+def quote_problems(root: Path, build_dir: Path, compare: bool) -> list[str]:
     """What is wrong with the prose's quoted figures on the executed pages (tools/quotes.py)."""
     problems = []
-    for path in executed_pages(build_dir):
-        page = str(path.relative_to(build_dir / "jupyter_execute"))
-        problems += quotes.check_files([path], outputs=compare, name=page)
+    for name, nb in executed_pages(root, build_dir):
+        problems += quotes.quote_problems(nb, name, outputs=compare)
     return problems
 
 
@@ -187,7 +202,7 @@ def build(root: Path, output: Path, jobs: int | None = None, check_quotes: bool 
     for page in failed:
         (html / f"{page}.html").unlink(missing_ok=True)
     compare = check_quotes and os.environ.get("MINIGPT_QUICK", "") in ("", "0")
-    drifted = quote_problems(build_dir, compare)
+    drifted = quote_problems(root, build_dir, compare)
     if status == 0 and not failed and not drifted:
         marker.unlink()
         return 0
