@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from minigpt.probes import module_name
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -41,16 +43,10 @@ class Known:
     alternatives: tuple[Alternative, ...]
 
 
-def module_name(assignment: str) -> str:
-    """`01-bigrams` -> `minigpt.mistakes.ch01_bigrams`."""
-    number, _, name = assignment.partition("-")
-    return f"{__name__}.ch{number}_{name.replace('-', '_')}"
-
-
 def catalogue(assignment: str) -> dict[str, Known]:
     """The known mistakes and alternatives of one exercise's answers, by grade_id."""
     try:
-        module = importlib.import_module(module_name(assignment))
+        module = importlib.import_module(module_name(assignment, package=__name__))
     except ModuleNotFoundError as missing:
         raise ValueError(f"no catalogue of mistakes for exercise {assignment!r}") from missing
     return module.TASKS
