@@ -188,6 +188,29 @@ def test_inputs_changed_on_the_way_change_the_fingerprint():
     assert changed["seen"] != record["seen"]
 
 
+def test_an_answer_that_ignores_its_generator_draws_alike_in_every_run():
+    """Its draws must match when the grader replays the catalogued mistake, or it goes unnamed;
+    the caller's own random state is left as it was."""
+    spec = specs("01-bigrams")["sample-tokens"]
+    probs = torch.full((3, 3), 1 / 3)
+    case = plain_case(Case("draw", "x", {"probs": probs, "num_tokens": 30, "seed": 1}))
+    namespace = notebook(
+        "def sample_tokens(probs, num_tokens, generator, start=0):\n"
+        "    tokens = [start]\n"
+        "    while len(tokens) < num_tokens:\n"
+        "        tokens.append(int(torch.multinomial(probs[tokens[-1]], 1)))\n"
+        "    return tokens\n"
+    )
+    torch.manual_seed(5)
+    first = run_cases(spec, namespace, [case])[0]["observed"]
+    after_first = torch.rand(3)
+    torch.manual_seed(6)
+    second = run_cases(spec, namespace, [case])[0]["observed"]
+    assert first == second
+    torch.manual_seed(5)
+    assert torch.equal(torch.rand(3), after_first)
+
+
 def test_collecting_records_cases_without_checking_anything():
     namespace = notebook()  # no answer at all: collecting does not need one
     with collecting() as found:

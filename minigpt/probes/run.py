@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import linecache
+import random
 import traceback
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+import torch
 
 from minigpt.checks import swapped
 from minigpt.plain import from_plain, to_plain
@@ -59,6 +63,21 @@ def fingerprint(inputs: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@contextmanager
+def _global_randomness_fixed(seed: int = 0) -> Iterator[None]:
+    """An answer that ignores the generator it is given draws from the global generators. Fixed
+    for each case, it draws the same in the sandbox as when the grader replays a catalogued
+    mistake, so the mistake can be named. The caller's own random state comes back afterwards."""
+    state = random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        torch.default_generator.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(state)
+
+
 def run_cases(
     spec: TaskSpec,
     namespace: dict,
@@ -83,7 +102,8 @@ def run_cases(
             try:
                 inputs = from_plain(case["inputs"])
                 seen = fingerprint(inputs)
-                observed = spec.kind(case["kind"]).run(answer, **inputs)
+                with _global_randomness_fixed():
+                    observed = spec.kind(case["kind"]).run(answer, **inputs)
             except Exception as error:  # the answer's own error is part of what it did
                 observed = {"error": error_info(error, functions)}
             records.append({"seen": seen, "observed": to_plain(observed)})
