@@ -25,6 +25,7 @@ from course_notebooks import (
 
 from minigpt.grading.batch import Options, grade_class, write_csv
 from minigpt.grading.session import Limits
+from minigpt.probes import specs
 
 pytestmark = pytest.mark.slow
 OPTIONS = Options(limits=Limits(cell_seconds=15, notebook_seconds=240))
@@ -72,7 +73,9 @@ def submissions(assignment: str) -> dict[str, object]:
         test = next(c for c in nb.cells[last:] if grading(c).get("grade"))
         test.source = "pass"
 
+    movers = {"mover": mover(assignment, blank)} if mover(assignment, blank) else {}
     return {
+        **movers,
         "solved": solved,
         "blank": blank,
         "garbage": "{ this is not a notebook",
@@ -85,6 +88,36 @@ def submissions(assignment: str) -> dict[str, object]:
         "copier": variant(duplicate_first_answer),
         "cheater": variant(blank_last_answer_and_pass_its_test),
     }
+
+
+def mover(assignment: str, blank):
+    """A blank notebook that moves a later task's answer and test cell above the tasks whose
+    solutions that task receives as pieces, keeps those solutions when its answer is called, and
+    brings them back where its own earlier answers stand. None where no task has pieces."""
+    tasks = specs(assignment)
+    owners = {name: gid for gid, spec in tasks.items() for name in spec.functions}
+    later = [gid for gid, spec in tasks.items() if any(p in owners for p in spec.pieces)]
+    if not later:
+        return None
+    spec = tasks[later[-1]]
+    earlier = sorted({owners[p] for p in spec.pieces if p in owners})
+    keep = [name for gid in earlier for name in tasks[gid].functions]
+    nb = copy.deepcopy(blank)
+    at = {grading(c).get("grade_id"): i for i, c in enumerate(nb.cells)}
+    stash = nb.cells[at[later[-1]]]
+    stash.source = "".join(
+        f"def {name}(*args, **kwargs):\n    global KEPT\n"
+        f"    KEPT = {{n: globals()[n] for n in {keep!r} if n in globals()}}\n"
+        "    raise RuntimeError('kept')\n"
+        for name in spec.functions
+    )
+    test = next(c for c in nb.cells[at[later[-1]] :] if grading(c).get("grade"))
+    for gid in earlier:
+        nb.cells[at[gid]].source = "if 'KEPT' in globals():\n    globals().update(KEPT)\n"
+    first = min(at[gid] for gid in earlier)
+    nb.cells = [c for c in nb.cells if c is not stash and c is not test]
+    nb.cells[first:first] = [stash, test]
+    return nb
 
 
 def write_submissions(folder, files: dict[str, object], assignment: str) -> None:
@@ -149,6 +182,7 @@ def test_a_class_with_every_kind_of_trouble_grades_in_one_batch(
         "colab": (full, {"repaired"}),
         "copier": (full, {"repaired"}),
         "cheater": (full - tail, {"tampered"}),
+        "mover": (0, set()),  # the solutions it keeps arrive after the tasks they answer
     }
     expected = {student: expected[student] for student in files}
     got = {s: (rows[s].score, rows[s].flags) for s in expected}

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 import pytest
 from course_notebooks import (
+    ASSIGNMENTS,
     blank_student_notebook,
     grading,
     solved_student_notebook,
@@ -17,6 +18,7 @@ from course_notebooks import (
 
 from minigpt.grading.collect import CollectError, collect, student_id
 from minigpt.grading.repair import read_notebook, repair
+from minigpt.probes import specs
 
 ASSIGNMENT = "01-bigrams"
 
@@ -381,3 +383,48 @@ def test_the_feedback_page_runs_nothing_a_student_wrote():
         a for _, attrs in parser.found for a in attrs.values() if "javascript:" in (a or "")
     ]
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_task_stands_after_the_tasks_whose_solutions_it_receives(assignment):
+    """The grader judges those tasks first wherever the notebook stands; in the released order
+    that must already be so, or an honest notebook would be judged before its answers ran."""
+    tasks = specs(assignment)
+    owners = {name: gid for gid, spec in tasks.items() for name in spec.functions}
+    order = [
+        grading(c)["grade_id"]
+        for c in blank_student_notebook(assignment).cells
+        if grading(c).get("solution")
+    ]
+    for grade_id, spec in tasks.items():
+        for piece in spec.pieces:
+            if piece in owners:
+                assert order.index(owners[piece]) < order.index(grade_id), (grade_id, piece)
+
+
+def test_the_sandbox_finds_a_colab_stand_in_so_colab_imports_in_answers_run(tmp_path):
+    import subprocess
+    import sys
+
+    from minigpt.grading.withheld import prepare_package
+
+    root = prepare_package("01-bigrams", tmp_path)
+    code = (
+        "from google.colab import drive, files\nimport google.colab.userdata as secrets\n"
+        "drive.mount('/content/drive')\nprint(files.upload())\n"
+        "try:\n    secrets.get('KEY')\nexcept KeyError as error:\n    print('no secret')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "(grading: drive.mount('/content/drive') does nothing outside Colab)",
+        "(grading: files.upload() does nothing outside Colab)",
+        "{}",
+        "no secret",
+    ]

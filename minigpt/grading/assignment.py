@@ -73,11 +73,15 @@ class Assignment:
     def by_test(self) -> dict[str, Task]:
         return {task.test_id: task for task in self.tasks.values()}
 
-    def pieces(self, task: Task) -> list[str]:
-        """The solutions of the earlier answers a task calls, in notebook order."""
+    def prerequisites(self, task: Task) -> list[Task]:
+        """The tasks whose answers this task calls (their solutions are its pieces), in order."""
         owners = {name: t for t in self.tasks.values() for name in t.spec.functions}
         wanted = {owners[name].grade_id for name in task.spec.pieces if name in owners}
-        return [t.solution for t in self.tasks.values() if t.grade_id in wanted]
+        return [t for t in self.tasks.values() if t.grade_id in wanted]
+
+    def pieces(self, task: Task) -> list[str]:
+        """The solutions of the earlier answers a task calls, in notebook order."""
+        return [t.solution for t in self.prerequisites(task)]
 
     def mistakes(self, task: Task) -> tuple:
         try:

@@ -32,6 +32,7 @@ from minigpt.grading.notebook import (
     answers_of,
     answers_only_plan,
     execute,
+    graded_cells_moved,
     make_policies,
     plan,
     runs_extra_code,
@@ -124,7 +125,9 @@ def graded_notebook(notebook: nbformat.NotebookNode, assignment: Assignment, run
     return graded
 
 
-def _compare(assignment: Assignment, full: Run, alone: Run, row: Row, extra_names: set[str]) -> Run:
+def _compare(
+    assignment: Assignment, full: Run, alone: Run, row: Row, extra_names: set[str], moved: bool
+) -> Run:
     """Which run's score counts (the lower), and what the row says about a difference."""
     full_score, alone_score = full.score(assignment), alone.score(assignment)
     lower = alone if alone_score < full_score else full
@@ -150,6 +153,9 @@ def _compare(assignment: Assignment, full: Run, alone: Run, row: Row, extra_name
     if helpers:
         row.flags.add("needs manual grade")
         row.notes.append(f"{why}: an answer uses {helpers[0]}, defined outside the answer cells")
+    elif moved:
+        row.flags.add("needs manual grade")
+        row.notes.append(f"{why}: its answer and test cells were moved")
     else:
         row.flags.add("tampering suspected")
         row.notes.append(f"tampering suspected: {why}")
@@ -272,7 +278,13 @@ class Grader:
             self.redact,
         )
         chosen = full
-        if runs_extra_code(self.assignment, notebook) or full.evidence:
+        moved = graded_cells_moved(self.assignment, notebook)
+        if moved:
+            row.notes.append(
+                "answer or test cells are not in the released order: graded as sent and as "
+                "released (its answers alone); the lower score counts"
+            )
+        if runs_extra_code(self.assignment, notebook) or moved or full.evidence:
             alone = execute(
                 self.assignment,
                 answers_only_plan(self.assignment, answers),
@@ -282,7 +294,7 @@ class Grader:
                 self.redact,
             )
             extra = _defined_outside_answers(notebook)
-            chosen = _compare(self.assignment, full, alone, row, extra)
+            chosen = _compare(self.assignment, full, alone, row, extra, moved)
             full.evidence += alone.evidence
             full.limits |= alone.limits
         evidence = list(

@@ -129,6 +129,16 @@ def runs_extra_code(assignment: Assignment, notebook: NotebookNode) -> bool:
     return False
 
 
+def graded_cells_moved(assignment: Assignment, notebook: NotebookNode) -> bool:
+    """Whether answer and test cells stand in another order than released (a test cell above
+    its answer, say): the notebook then also runs as released, its answers alone."""
+    graded = [grading(c).get("grade_id") for c in assignment.released.cells]
+    graded = [g for g in graded if g in assignment.tasks or g in assignment.by_test]
+    sent = [grading(c).get("grade_id") for c in notebook.cells if c.cell_type == "code"]
+    sent = list(dict.fromkeys(g for g in sent if g in graded))
+    return sent != [g for g in graded if g in sent]
+
+
 def execute(
     assignment: Assignment,
     steps: list[Step],
@@ -174,20 +184,7 @@ def execute(
 def _do(assignment, session, step, answers, disabled, steps, run) -> None:
     """One step: a probe judged at once, or a cell whose outputs and errors are noted."""
     if step.task is not None:
-        task = step.task
-        if task.grade_id in run.verdicts:
-            return  # judged in an earlier attempt: a verdict is final
-        why = _disabled_answer(steps, disabled, task.grade_id)
-        if why:
-            run.verdicts[task.grade_id] = Verdict(
-                task.grade_id, False, f"{task.spec.functions[0]}: its answer cell {why}"
-            )
-            return
-        records = session.probe(assignment.name, task.grade_id, task.plain, assignment.pieces(task))
-        verdict = assignment.judge(task, records, answers.get(task.grade_id))
-        run.verdicts[task.grade_id] = verdict
-        solution = task.solution if task.spec.replaceable and not verdict.passed else ""
-        session.verdict(task.grade_id, verdict.passed, verdict.message, solution)
+        _probe(assignment, session, step.task, answers, disabled, steps, run)
         return
     outcome = session.cell(step.source)
     run.outcomes[step.cell_id] = outcome
@@ -201,6 +198,40 @@ def _do(assignment, session, step, answers, disabled, steps, run) -> None:
             f"a cell ran past {session.limits.cell_seconds:g} s and was interrupted: "
             f"{_first_line(step.source)}"
         )
+
+
+def _probe(assignment, session, task, answers, disabled, steps, run) -> None:
+    """Judge a task where its test cell stands. The tasks whose solutions it receives as pieces
+    are judged first, here, if the notebook has not reached their test cells yet (a test cell
+    moved up): a solution never enters the sandbox before its own task's verdict."""
+    if task.grade_id in run.verdicts:
+        return  # judged earlier (in this attempt, a previous one, or as a prerequisite)
+    for earlier in assignment.prerequisites(task):
+        _probe(assignment, session, earlier, answers, disabled, steps, run)
+    why = _disabled_answer(steps, disabled, task.grade_id)
+    if why:
+        run.verdicts[task.grade_id] = Verdict(
+            task.grade_id, False, f"{task.spec.functions[0]}: its answer cell {why}"
+        )
+        return
+    records = session.probe(assignment.name, task.grade_id, task.plain, assignment.pieces(task))
+    verdict = assignment.judge(task, records, answers.get(task.grade_id))
+    stopped = _answer_errors(steps, run, task.grade_id)
+    if not verdict.passed and "is not defined" in verdict.message and stopped:
+        verdict.message += f" (your answer cell stopped with {stopped[0]}; see its output)"
+    run.verdicts[task.grade_id] = verdict
+    solution = task.solution if task.spec.replaceable and not verdict.passed else ""
+    session.verdict(task.grade_id, verdict.passed, verdict.message, solution)
+
+
+def _answer_errors(steps: list[Step], run: Run, grade_id: str) -> list[str]:
+    """The errors the answer cell of this task raised when it ran."""
+    return [
+        error
+        for step in steps
+        if step.answer == grade_id and step.cell_id in run.outcomes
+        for error in run.outcomes[step.cell_id].errors
+    ]
 
 
 def _disabled_answer(steps: list[Step], disabled: dict[int, str], grade_id: str) -> str:

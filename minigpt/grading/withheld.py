@@ -6,7 +6,8 @@ a looked-up string...) and earn points it did not write. So the sandbox gets a c
 package in which every reference of the exercise being graded is replaced by a stub that raises
 `WithheldReference`, the catalogues (which hold correct alternative answers) are empty, other
 exercises' probe modules are left out, and no compiled `__pycache__` of the originals exists.
-Whatever route an answer takes to minigpt's version, it finds nothing to run.
+Whatever route an answer takes to minigpt's version, it finds nothing to run. Beside the copy
+stands a `google.colab` stand-in (`colab_stand_in`), so a Colab import in an answer cell runs.
 """
 
 from __future__ import annotations
@@ -117,4 +118,7 @@ def prepare_package(assignment: str, scratch: Path) -> Path:
     for probes in (target / "probes").glob("ch*.py"):
         if probes.stem not in needed:
             probes.unlink()
+    colab = root / "google" / "colab"  # `google` stays a namespace package
+    colab.mkdir(parents=True)
+    shutil.copy(target / "grading" / "colab_stand_in.py", colab / "__init__.py")
     return root
