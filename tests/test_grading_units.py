@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -265,10 +267,18 @@ def test_the_grades_csv_defuses_spreadsheet_formulas(tmp_path):
     assert line["notes"].startswith("'+")
 
 
-def test_the_sandbox_s_minigpt_has_no_reference_answers(tmp_path):
-    import subprocess
-    import sys
+def python_with(package_root: Path, code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run code in a fresh Python that imports from the sandbox's package folder."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(package_root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
+
+def test_the_sandbox_s_minigpt_has_no_reference_answers(tmp_path):
     from minigpt.grading.withheld import prepare_package, withheld_names
 
     root = prepare_package(ASSIGNMENT, tmp_path)
@@ -286,13 +296,7 @@ def test_the_sandbox_s_minigpt_has_no_reference_answers(tmp_path):
         "except Exception as e:\n    print(type(e).__name__, e)\n"
         "print(b.NeuralBigram(3)(torch.tensor([[0]]))[0].shape)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    done = python_with(root, probe, tmp_path)
     assert "WithheldReference uses minigpt's own count_bigrams" in done.stdout, done.stderr
     assert "torch.Size([1, 1, 3])" in done.stdout  # what is not a task's answer still works
     assert withheld_names(ASSIGNMENT)["minigpt.bigram"] >= {"count_bigrams", "average_nll"}
@@ -403,9 +407,6 @@ def test_a_task_stands_after_the_tasks_whose_solutions_it_receives(assignment):
 
 
 def test_the_sandbox_finds_a_colab_stand_in_so_colab_imports_in_answers_run(tmp_path):
-    import subprocess
-    import sys
-
     from minigpt.grading.withheld import prepare_package
 
     root = prepare_package("01-bigrams", tmp_path)
@@ -414,13 +415,7 @@ def test_the_sandbox_finds_a_colab_stand_in_so_colab_imports_in_answers_run(tmp_
         "drive.mount('/content/drive')\nprint(files.upload())\n"
         "try:\n    secrets.get('KEY')\nexcept KeyError as error:\n    print('no secret')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(root), "PATH": ""},
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    done = python_with(root, code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "(grading: drive.mount('/content/drive') does nothing outside Colab)",
