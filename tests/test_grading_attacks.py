@@ -11,7 +11,9 @@ graded once, sandboxed, and every test below reads that result.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +25,8 @@ import student_notebooks as students
 from conftest import ROOT
 from course_notebooks import grading, solution_path
 
-from minigpt.grading.batch import Options, exit_status, grade_class
+from minigpt.grading.batch import Options, exit_status, grade_class, write_csv
+from minigpt.grading.report import write_report
 from minigpt.grading.session import Limits
 
 pytestmark = pytest.mark.slow
@@ -89,7 +92,19 @@ def hostile(tmp_path_factory, sandbox):
         students.solved(), f"print('{students.SECRET}')  # {students.SECRET}"
     )
     notebooks["victim (2)"] = students.blank()  # a look-alike, planted beside the real file
+    notebooks["surrogate"] = students.answer(
+        students.with_cells(students.solved(), "print('odd ' + chr(0xD800))"),
+        "to-probabilities",
+        "def to_probabilities(counts, smoothing=1.0):\n    raise ValueError('odd ' + chr(0xDFFF))",
+    )
     digests = write_all(folder, notebooks)
+    # A lone surrogate in a markdown cell (JSON can carry one as an escape), and a file name
+    # in Latin-1, as `unzip` leaves a zip made on Windows: neither may stop the class's output.
+    odd = json.loads((folder / "surrogate.ipynb").read_text())
+    odd["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "note \ud800"})
+    (folder / "surrogate.ipynb").write_text(json.dumps(odd))  # escaped: "\\ud800"
+    with open(bytes(folder) + b"/M\xfcller.ipynb", "wb") as latin:
+        latin.write(nbformat.writes(students.solved()).encode())
     (folder / "sly.ipynb").symlink_to(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     (folder / "copycat.ipynb").symlink_to(folder / "victim.ipynb")
     solutions = {
@@ -131,6 +146,8 @@ EXPECTED = {  # student: (score, flags) for the hostile class
     "victim-2": (0, {"conflict"}),
     "sly": (0, {"unreadable"}),
     "copycat": (0, {"unreadable"}),
+    "surrogate": (8, set()),  # its to_probabilities raises, with an odd character
+    "müller": (10, set()),
 }
 
 
@@ -140,6 +157,16 @@ def test_no_attack_earns_a_point_and_honest_students_keep_theirs(hostile):
     assert got == EXPECTED, {s: rows[s].notes for s in EXPECTED if got[s] != EXPECTED[s]}
     assert set(rows) == set(EXPECTED)
     assert exit_status(list(rows.values())) == 2  # the refused links were not graded
+
+
+def test_odd_characters_from_one_student_leave_the_class_s_files_whole(hostile, tmp_path):
+    rows = list(hostile["rows"].values())
+    write_csv(rows, tmp_path / "grades.csv")
+    page = write_report(rows, ASSIGNMENT, tmp_path, [])
+    table = list(csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8")))
+    assert len(table) == len(rows) and "müller" in {line["student"] for line in table}
+    assert "\ufffd" in graded_files(hostile["course"], "surrogate")
+    assert page.stat().st_size > 0 and "müller" in page.read_text(encoding="utf-8")
 
 
 def test_the_gradebook_holds_exactly_the_rows(hostile):

@@ -423,3 +423,14 @@ def test_the_sandbox_finds_a_colab_stand_in_so_colab_imports_in_answers_run(tmp_
         "{}",
         "no secret",
     ]
+
+
+def test_odd_characters_become_writable_text():
+    from minigpt.grading.text import scrub, scrub_all
+
+    latin = b"M\xfcller.ipynb".decode("utf-8", "surrogateescape")  # how Python lists the file
+    assert scrub(latin) == "Müller.ipynb"
+    assert scrub("bad \ud800 end") == "bad \ufffd end"
+    assert scrub("zoë 王芳 😀") == "zoë 王芳 😀"
+    cleaned = scrub_all({"cells": [{"source": "x \udfff", "\ud800key": 1}]})
+    assert json.dumps(cleaned, ensure_ascii=False).encode("utf-8")

@@ -41,6 +41,7 @@ from minigpt.grading.repair import read_notebook, repair
 from minigpt.grading.results import Row, TaskResult
 from minigpt.grading.sandbox import Policy, check_sandbox
 from minigpt.grading.session import Limits, redactions
+from minigpt.grading.text import scrub
 from minigpt.grading.withheld import prepare_package
 
 FLAG_MEANINGS = {
@@ -252,6 +253,9 @@ class Grader:
             row.flags |= repaired.flags
             row.notes += repaired.notes
             run = self._run(repaired.notebook, row, submission.student)
+            for verdict in run.verdicts.values():  # messages carry what the student's code said
+                verdict.message = scrub(verdict.message)
+            row.notes = [scrub(note) for note in row.notes]
             row.tasks = _row_tasks(self.assignment, run)
             row.answers = answers_of(repaired.notebook)
             points = {t.grade_id: t.score for t in row.tasks}
@@ -263,7 +267,7 @@ class Grader:
             self.course.publish(submission.student, self.assignment.notebook, raw, graded, page)
         except Exception as err:  # a bug or a broken file must not stop the class
             row.flags.add("error")
-            row.notes.append(f"{type(err).__name__}: {err}")
+            row.notes.append(scrub(f"{type(err).__name__}: {err}"))
         return row
 
     def _run(self, notebook: nbformat.NotebookNode, row: Row, student: str) -> Run:
@@ -357,7 +361,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
     """The grades, one row per student; texts that a spreadsheet would run as formulas are
     defused as the LMS exports do."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "file", "score", "max_score", "flags", "notes"])
         for row in rows:

@@ -25,6 +25,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from minigpt.grading.text import scrub
+
 MOODLE_SUFFIX = re.compile(r"_assignsubmission_file_?$", re.IGNORECASE)
 CANVAS_PREFIX = re.compile(r"^(?P<student>[^_]+)_(?:late_)?\d+_\d+_", re.IGNORECASE)
 SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
@@ -154,6 +156,7 @@ def collect(source: Path, assignment: str, scratch: Path) -> tuple[list[Submissi
     submissions: list[Submission] = []
     by_name: dict[str, list[Submission]] = {}
     for relative, path, modified, refusal in found:
+        relative = PurePosixPath(scrub(str(relative)))  # a name in another encoding, readable
         if not student_id(relative, assignment):
             warnings.append(
                 f"{relative}: cannot tell whose file this is; rename it to <student>.ipynb"

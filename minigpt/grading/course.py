@@ -131,7 +131,9 @@ class Course:
         if feedback is not None:
             target = self._folder("feedback", student)
             target.mkdir(parents=True, exist_ok=True)
-            (target / Path(name).with_suffix(".html").name).write_text(feedback, encoding="utf-8")
+            (target / Path(name).with_suffix(".html").name).write_text(
+                feedback, encoding="utf-8", errors="replace"
+            )
 
     def scores(self, students: list[str]) -> dict[str, tuple[float, float, bool]]:
         """(score, max score, needs manual grade) of each student, read from the gradebook."""

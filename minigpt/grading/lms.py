@@ -189,6 +189,6 @@ def write_lms(
     if path.suffix.lower() != ".csv":
         path = path / f"{kind}-{assignment}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         csv.writer(f).writerows(table)
     return path, warnings

@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from minigpt.grading.text import scrub_all
+
 
 @dataclass
 class Repair:
@@ -47,7 +49,7 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str]:
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None, "not a notebook: no list of cells"
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(json.dumps(scrub_all(data)), as_version=4)
     except Exception as err:  # nbformat raises many kinds for malformed files
         return None, f"not a notebook nbformat can read: {err}"
     return nb, ""

@@ -313,5 +313,5 @@ def write_report(
     if path.suffix.lower() != ".html":
         path = path / f"report-{assignment}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(rows, assignment, similar), encoding="utf-8")
+    path.write_text(render_report(rows, assignment, similar), encoding="utf-8", errors="replace")
     return path

@@ -30,6 +30,7 @@ from minigpt.grading.sandbox import (
     processes_capped,
     remove_cgroup,
 )
+from minigpt.grading.text import scrub
 
 MiB = 1024**2
 IMAGE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
@@ -294,6 +295,7 @@ class Session:
     # -- keeping output ----------------------------------------------------------------------------
 
     def _clean(self, text: str) -> str:
+        text = scrub(text)
         for path, label in self.redact:
             text = text.replace(path, label)
         return text
