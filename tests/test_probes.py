@@ -216,3 +216,60 @@ def test_collecting_records_cases_without_checking_anything():
     with collecting() as found:
         check_count_matrix(namespace)
     assert [case.what for case in found["count-matrix"]][0].startswith("count_matrix(tensor")
+
+
+SAMPLERS = {
+    "its own generator": "g = torch.Generator().manual_seed(0)\n"
+    "    return torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=g)",
+    "no randomness at all": "probs = torch.softmax(logits / temperature, -1)\n"
+    "    share = (torch.arange(len(probs)) + 0.5).unsqueeze(1) / len(probs)\n"
+    "    return (probs.cumsum(-1) < share).sum(-1, keepdim=True)",
+}
+
+
+@pytest.mark.parametrize("name", [None, *SAMPLERS])
+def test_a_sampler_must_draw_with_the_generator_it_is_given(name):
+    spec = specs("08-generation")["sample-next"]
+    body = SAMPLERS.get(name) or (
+        "return torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)"
+    )
+    namespace = {"torch": torch}
+    exec(f"def sample_next(logits, temperature, generator):\n    {body}\n", namespace)
+    logits = torch.tensor([[1.0, 2.0, 3.0, 0.5]])
+    case = plain_case(Case("draws", "x", {"logits": logits, "temperature": 1.0, "seed": 0}))
+    observed = [from_plain(run_cases(spec, namespace, [case])[0]["observed"])]
+    cases = [Case("draws", "x", from_plain(case["inputs"]))]
+    failure = first_failure(spec, cases, observed, [None])
+    if name is None:
+        assert failure is None
+    else:
+        assert failure and "seeded differently drew exactly the same ids" in failure[1]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import importlib\n\ndef count_matrix(ids, vocab_size):\n    return importlib."
+        "import_module('minigpt.' + 'bigram').count_bigrams(ids, vocab_size)\n",
+        "import sys\n\ndef count_matrix(ids, vocab_size):\n"
+        "    return sys.modules[f'minigpt.bigram'].count_bigrams(ids, vocab_size)\n",
+        "import importlib\n\ndef count_matrix(ids, vocab_size):\n"
+        "    name = ''.join(['mini', 'gpt.bigram'])\n"
+        "    return importlib.import_module(name).count_bigrams(ids, vocab_size)\n",
+        "%%capture\nfrom minigpt.bigram import count_bigrams as count_matrix\n",
+    ],
+)
+def test_a_module_name_spelled_in_pieces_or_under_a_cell_magic_is_still_read(source):
+    assert "write this one yourself" in answer_problem(specs("01-bigrams")["count-matrix"], source)
+
+
+def test_a_cell_magic_on_an_honest_answer_keeps_it_within_the_rules():
+    honest = "%%time\n" + COUNTING.lstrip("\n")
+    assert answer_problem(specs("01-bigrams")["count-matrix"], honest) is None
+    one_hot = (
+        "%%time\ndef embed_with_one_hot(ids, table):\n"
+        "    return torch.nn.functional.one_hot(ids, table.shape[0]).to(table.dtype) @ table\n"
+    )
+    assert answer_problem(specs("03-embeddings")["embed-with-one-hot"], one_hot) is None
+    lookup = "%%capture\ndef embed_with_one_hot(ids, table):\n    return table[ids]\n"
+    assert answer_problem(specs("03-embeddings")["embed-with-one-hot"], lookup)

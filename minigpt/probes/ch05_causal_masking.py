@@ -27,11 +27,6 @@ from minigpt.probes.spec import NOTHING, Answer, Case, Kind, TaskSpec
 Attend = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _causal(T: int, diagonal: int = 0) -> torch.Tensor:
-    """True where query t may see key s (s <= t + diagonal); written here, not minigpt's."""
-    return torch.ones(T, T, dtype=torch.bool).tril(diagonal)
-
-
 def _head(
     w_q: torch.Tensor,
     w_k: torch.Tensor,
@@ -44,7 +39,9 @@ def _head(
 
     def attend(z: torch.Tensor) -> torch.Tensor:
         scores = (z @ w_q) @ (z @ w_k).transpose(-2, -1) / math.sqrt(w_k.size(-1))
-        allowed = _causal(z.size(1), diagonal)
+        # True where query t may see key s (s <= t + diagonal). Written inline: a mask helper
+        # here would be an answer to causal_mask within a student's reach in the sandbox.
+        allowed = torch.ones(z.size(1), z.size(1), dtype=torch.bool).tril(diagonal)
         return torch.softmax(scores.masked_fill(~allowed, fill), dim=-1) @ (z @ w_v)
 
     return attend
@@ -53,7 +50,7 @@ def _head(
 def _causal_attention(z: torch.Tensor) -> torch.Tensor:
     """Causal self-attention of z with itself (queries, keys and values all z)."""
     scores = z @ z.transpose(-2, -1) / math.sqrt(z.size(-1))
-    allowed = _causal(z.size(1))
+    allowed = torch.ones(z.size(1), z.size(1), dtype=torch.bool).tril()
     return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1) @ z
 
 

@@ -236,6 +236,7 @@ TASKS = {
         reference={"next_token_loss": "minigpt.train:next_token_loss"},
         promise="the mean cross-entropy over all B * T positions, as a scalar tensor",
         kinds={"sliced": Kind(run=sliced, judge=judge_sliced)},
+        withheld=("minigpt.finetune:masked_loss",),  # the same loss when nothing is masked
     ),
     "train-step": TaskSpec(
         functions=("train_step",),

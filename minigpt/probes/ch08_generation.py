@@ -9,6 +9,7 @@ of its own draws against softmax(logits / temperature), worked out by the judge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -123,11 +124,20 @@ FEW = 1000  # draws per row below which frequencies say nothing (5 sigma is 0.02
 
 
 def draw_many(answer: Answer, logits, temperature, seed, draws=20000) -> dict:
-    """Each row of `logits` repeated draws // rows times, sampled once; again with the same seed."""
+    """Each row of `logits` repeated draws // rows times, sampled once; again with the same seed,
+    and once with another seed."""
     many = logits.repeat(draws // logits.shape[0], 1)
     ids = answer.sample_next(many.clone(), temperature, torch.Generator().manual_seed(seed))
     again = answer.sample_next(many.clone(), temperature, torch.Generator().manual_seed(seed))
-    return {"ids": ids, "again": again}
+    other = answer.sample_next(many.clone(), temperature, torch.Generator().manual_seed(seed + 1))
+    return {"ids": ids, "again": again, "other": other}
+
+
+def _could_repeat(wanted: torch.Tensor, per_row: int) -> bool:
+    """Whether two honest samplers with different seeds could plausibly draw the very same ids:
+    the chance, prod over rows of (sum_i p_i^2) ** draws, is above one in 10^12."""
+    log_chance = per_row * torch.log((wanted**2).sum(dim=-1)).sum()
+    return not torch.isfinite(log_chance) or bool(log_chance > math.log(1e-12))
 
 
 def judge_draws(case: Case, mine: dict, expected: dict | None) -> None:
@@ -145,9 +155,16 @@ def judge_draws(case: Case, mine: dict, expected: dict | None) -> None:
         fail(f"{what}: two calls with generators seeded alike must draw the same ids")
     if ids.min() < 0 or ids.max() >= vocab:
         fail(f"{what}: id {int(ids.max())} is not one of the {vocab} tokens")
+    wanted = torch.softmax(logits.double() / temperature, dim=-1)
+    other = mine.get("other")
+    same = isinstance(other, torch.Tensor) and torch.equal(other, ids)
+    if same and not _could_repeat(wanted, draws // rows):
+        fail(
+            f"{what}: a generator seeded differently drew exactly the same ids: draw with "
+            "the generator you are given (torch.multinomial(..., generator=generator))"
+        )
     if draws // rows < FEW:
         return  # too few draws per row to judge how often each token comes out
-    wanted = torch.softmax(logits.double() / temperature, dim=-1)
     for row in range(rows):
         share = torch.bincount(ids[row::rows, 0], minlength=vocab).double() / (draws // rows)
         label = "" if rows == 1 else f", row {row}"

@@ -433,6 +433,7 @@ TASKS = {
             "minigpt.train:training_step",
             "minigpt.train:train",
             "minigpt.train:estimate_loss",
+            "minigpt.finetune:masked_loss",
         ),
         replaceable=True,
     ),

@@ -9,14 +9,22 @@ task's own written rules (say, "no ready-made softmax").
 from __future__ import annotations
 
 import ast
+import re
 
 from minigpt.probes.spec import TaskSpec
 
 IMPORTERS = {"__import__", "import_module"}
+MODULE_NAME = re.compile(r"minigpt(\.[A-Za-z_][\w.]*)?$")
 
 
 def parse_answer(source: str) -> ast.Module | None:
-    """The cell as Python (magics and `!` lines as IPython rewrites them); None if it is not."""
+    """The cell as Python (magics and `!` lines as IPython rewrites them); None if it is not.
+    A cell magic such as `%%time` or `%%capture` runs the rest of the cell as code: that code is
+    what the rules read (IPython would turn it into one string)."""
+    lines = source.lstrip("\n").splitlines()
+    while lines and lines[0].lstrip().startswith("%%"):
+        lines = lines[1:]
+    source = "\n".join(lines)
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
@@ -31,7 +39,8 @@ def parse_answer(source: str) -> ast.Module | None:
 
 def minigpt_modules(tree: ast.Module) -> list[str]:
     """Every minigpt module the code imports or names (`import minigpt.bigram`, `from minigpt
-    import bigram`, `minigpt.bigram.count_bigrams`, `__import__("minigpt...")`)."""
+    import bigram`, `minigpt.bigram.count_bigrams`, a string such as `"minigpt." + "bigram"`),
+    and any import of a module whose name is only known when the answer runs."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -47,10 +56,26 @@ def minigpt_modules(tree: ast.Module) -> list[str]:
                 found.append(".".join(["minigpt", *reversed(chain)]))
         elif isinstance(node, ast.Call):
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            texts = [a.value for a in node.args if isinstance(a, ast.Constant)]
-            if name in IMPORTERS and any(str(t).startswith("minigpt") for t in texts):
-                found.append(str(texts[0]))
-    return found
+            if name in IMPORTERS and node.args and _text(node.args[0]) is None:
+                found.append("a module whose name the answer puts together as it runs")
+        text = _text(node)
+        if text is not None and MODULE_NAME.match(text):
+            found.append(text)  # "minigpt.probes.ch05...", sys.modules["minigpt.x"], ...
+    return list(dict.fromkeys(found))
+
+
+def _text(node: ast.AST) -> str | None:
+    """The string an expression spells out without running anything: a literal, literals
+    joined with +, or an f-string of literals; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _text(node.left), _text(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        parts = [_text(value) for value in node.values]
+        return None if None in parts else "".join(parts)
+    return None
 
 
 def answer_problem(spec: TaskSpec, source: str) -> str | None:
