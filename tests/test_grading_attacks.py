@@ -101,8 +101,11 @@ def hostile(tmp_path_factory, sandbox):
     # A lone surrogate in a markdown cell (JSON can carry one as an escape), and a file name
     # in Latin-1, as `unzip` leaves a zip made on Windows: neither may stop the class's output.
     odd = json.loads((folder / "surrogate.ipynb").read_text())
-    odd["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "note \ud800"})
+    odd["cells"].append(
+        {"cell_type": "markdown", "id": "odd-note", "metadata": {}, "source": "note \ud800"}
+    )
     (folder / "surrogate.ipynb").write_text(json.dumps(odd))  # escaped: "\\ud800"
+    digests["surrogate"] = hashlib.sha256((folder / "surrogate.ipynb").read_bytes()).hexdigest()
     with open(bytes(folder) + b"/M\xfcller.ipynb", "wb") as latin:
         latin.write(nbformat.writes(students.solved()).encode())
     (folder / "sly.ipynb").symlink_to(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
@@ -166,7 +169,7 @@ def test_odd_characters_from_one_student_leave_the_class_s_files_whole(hostile, 
     table = list(csv.DictReader((tmp_path / "grades.csv").open(encoding="utf-8")))
     assert len(table) == len(rows) and "müller" in {line["student"] for line in table}
     assert "\ufffd" in graded_files(hostile["course"], "surrogate")
-    assert page.stat().st_size > 0 and "müller" in page.read_text(encoding="utf-8")
+    assert page.read_text(encoding="utf-8").rstrip().endswith("</html>")
 
 
 def test_the_gradebook_holds_exactly_the_rows(hostile):
@@ -199,7 +202,7 @@ def test_the_notes_say_what_each_attack_did(hostile):
     messages = {t.grade_id: t.message for t in hostile["rows"]["delegator"].tasks}
     assert "switched off while notebooks are graded" in messages["test-count-matrix"]
     assert "write this one yourself" in messages["test-to-probabilities"]
-    assert "switched off while notebooks are graded" in messages["test-average-nll"]
+    assert "write this one yourself" in messages["test-average-nll"]  # a name built of pieces
 
 
 def test_no_hidden_test_no_secret_and_no_path_of_the_grader_reaches_any_feedback(hostile):
