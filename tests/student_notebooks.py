@@ -239,7 +239,7 @@ def honest() -> dict[str, nbformat.NotebookNode]:
         "    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1, dtype=torch.long), "
         "accumulate=True)\n    return counts",
     )
-    cells = solved().cells
+    cells = in_answers.cells
     probabilities = next(c for c in cells if grading(c).get("grade_id") == "to-probabilities")
     in_answers = answer(
         in_answers,

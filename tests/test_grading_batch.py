@@ -73,9 +73,9 @@ def submissions(assignment: str) -> dict[str, object]:
         test = next(c for c in nb.cells[last:] if grading(c).get("grade"))
         test.source = "pass"
 
-    movers = {"mover": mover(assignment, blank)} if mover(assignment, blank) else {}
+    moved = mover(assignment, blank)
     return {
-        **movers,
+        **({"mover": moved} if moved else {}),
         "solved": solved,
         "blank": blank,
         "garbage": "{ this is not a notebook",

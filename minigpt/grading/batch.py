@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -222,10 +222,9 @@ class Grader:
         ]
 
     def _policy(self, student: str):
-        base = Policy(**{**self.policy.__dict__})
-        if not self.options.sandboxed:
-            base.work = str(self.scratch / "work" / student)
-        return make_policies(base)
+        if self.options.sandboxed:
+            return make_policies(self.policy)
+        return make_policies(replace(self.policy, work=str(self.scratch / "work" / student)))
 
     def grade(self, submission: Submission) -> Row:
         """One student; never raises, so one notebook cannot stop the class."""
@@ -272,15 +271,18 @@ class Grader:
 
     def _run(self, notebook: nbformat.NotebookNode, row: Row, student: str) -> Run:
         answers = answers_of(notebook)
-        limits = self.options.limits
-        full = execute(
-            self.assignment,
-            plan(self.assignment, notebook),
-            answers,
-            self._policy(student),
-            limits,
-            self.redact,
-        )
+
+        def run(steps: list) -> Run:
+            return execute(
+                self.assignment,
+                steps,
+                answers,
+                self._policy(student),
+                self.options.limits,
+                self.redact,
+            )
+
+        full = run(plan(self.assignment, notebook))
         chosen = full
         moved = graded_cells_moved(self.assignment, notebook)
         if moved:
@@ -289,14 +291,7 @@ class Grader:
                 "released (its answers alone); the lower score counts"
             )
         if runs_extra_code(self.assignment, notebook) or moved or full.evidence:
-            alone = execute(
-                self.assignment,
-                answers_only_plan(self.assignment, answers),
-                answers,
-                self._policy(student),
-                limits,
-                self.redact,
-            )
+            alone = run(answers_only_plan(self.assignment, answers))
             extra = _defined_outside_answers(notebook)
             chosen = _compare(self.assignment, full, alone, row, extra, moved)
             full.evidence += alone.evidence

@@ -12,7 +12,7 @@ up to a few times, all within one deadline for the whole notebook.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nbformat import NotebookNode
 
@@ -132,10 +132,11 @@ def runs_extra_code(assignment: Assignment, notebook: NotebookNode) -> bool:
 def graded_cells_moved(assignment: Assignment, notebook: NotebookNode) -> bool:
     """Whether answer and test cells stand in another order than released (a test cell above
     its answer, say): the notebook then also runs as released, its answers alone."""
+    known = {*assignment.tasks, *assignment.by_test}
     graded = [grading(c).get("grade_id") for c in assignment.released.cells]
-    graded = [g for g in graded if g in assignment.tasks or g in assignment.by_test]
+    graded = [g for g in graded if g in known]
     sent = [grading(c).get("grade_id") for c in notebook.cells if c.cell_type == "code"]
-    sent = list(dict.fromkeys(g for g in sent if g in graded))
+    sent = list(dict.fromkeys(g for g in sent if g in known))
     return sent != [g for g in graded if g in sent]
 
 
@@ -216,9 +217,10 @@ def _probe(assignment, session, task, answers, disabled, steps, run) -> None:
         return
     records = session.probe(assignment.name, task.grade_id, task.plain, assignment.pieces(task))
     verdict = assignment.judge(task, records, answers.get(task.grade_id))
-    stopped = _answer_errors(steps, run, task.grade_id)
-    if not verdict.passed and "is not defined" in verdict.message and stopped:
-        verdict.message += f" (your answer cell stopped with {stopped[0]}; see its output)"
+    if not verdict.passed and "is not defined" in verdict.message:
+        stopped = _answer_errors(steps, run, task.grade_id)
+        if stopped:
+            verdict.message += f" (your answer cell stopped with {stopped[0]}; see its output)"
     run.verdicts[task.grade_id] = verdict
     solution = task.solution if task.spec.replaceable and not verdict.passed else ""
     session.verdict(task.grade_id, verdict.passed, verdict.message, solution)
@@ -291,6 +293,6 @@ def make_policies(base: Policy):
     """A fresh policy for every attempt (the sandbox's folders are new each time)."""
 
     def make() -> Policy:
-        return Policy(**{**base.__dict__, "cgroup": ""})
+        return replace(base, cgroup="")
 
     return make
